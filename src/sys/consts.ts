@@ -1,0 +1,99 @@
+/** Linux constants used by bbl (uapi values; identical on x86_64 and aarch64 unless noted). */
+
+export const CLONE = {
+  NEWTIME: 0x00000080,
+  NEWNS: 0x00020000,
+  NEWCGROUP: 0x02000000,
+  NEWUTS: 0x04000000,
+  NEWIPC: 0x08000000,
+  NEWUSER: 0x10000000,
+  NEWPID: 0x20000000,
+  NEWNET: 0x40000000,
+} as const;
+
+export const MS = {
+  RDONLY: 1,
+  NOSUID: 2,
+  NODEV: 4,
+  NOEXEC: 8,
+  REMOUNT: 32,
+  BIND: 4096,
+  MOVE: 8192,
+  REC: 16384,
+  SILENT: 32768,
+  PRIVATE: 1 << 18,
+  SLAVE: 1 << 19,
+} as const;
+
+export const MNT_DETACH = 2;
+export const MOUNT_ATTR = { RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4 } as const;
+export const AT_FDCWD = -100;
+export const AT_RECURSIVE = 0x8000;
+export const AT_EMPTY_PATH = 0x1000;
+
+export const O = {
+  RDONLY: 0,
+  WRONLY: 1,
+  RDWR: 2,
+  CREAT: 0o100,
+  EXCL: 0o200,
+  NOCTTY: 0o400,
+  NONBLOCK: 0o4000,
+  DIRECTORY: 0o200000,
+  NOFOLLOW: 0o400000,
+  CLOEXEC: 0o2000000,
+  PATH: 0o10000000,
+} as const;
+
+export const PR = {
+  SET_PDEATHSIG: 1,
+  CAPBSET_DROP: 24,
+  SET_NO_NEW_PRIVS: 38,
+  CAP_AMBIENT: 47,
+  CAP_AMBIENT_CLEAR_ALL: 4,
+} as const;
+
+export const SIG: Record<string, number> = {
+  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14,
+  SIGTERM: 15, SIGCHLD: 17, SIGCONT: 18, SIGSTOP: 19, SIGTSTP: 20, SIGTTIN: 21, SIGTTOU: 22,
+  SIGWINCH: 28,
+};
+
+/** The signals bbl passes on to the sandboxed app (issue: forwarded by the launcher and the init). */
+export const FORWARDED_SIGNALS = [
+  "SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH",
+] as const;
+
+export const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+export const CLOSE_RANGE_CLOEXEC = 4;
+export const TIOCSPGRP = 0x5410;
+export const TIOCGPGRP = 0x540f;
+export const SIOCGIFFLAGS = 0x8913;
+export const SIOCSIFFLAGS = 0x8914;
+export const IFF_UP = 0x1;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const WNOHANG = 1;
+export const WUNTRACED = 2;
+export const __WALL = 0x40000000;
+
+/** System call numbers bbl makes through syscall(2) or the stub's op list. */
+export const NR: Record<"x86_64" | "aarch64", Record<string, number>> = {
+  x86_64: {
+    read: 0, write: 1, close: 3, ioctl: 16, getpid: 39, setpgid: 109, setsid: 112,
+    capset: 126, prctl: 157, pivot_root: 155, setresuid: 117, setresgid: 119, chdir: 80, fcntl: 72,
+    close_range: 436, mount_setattr: 442, dup3: 292, seccomp: 317,
+  },
+  aarch64: {
+    read: 63, write: 64, close: 57, ioctl: 29, getpid: 172, setpgid: 154, setsid: 157, capset: 91,
+    prctl: 167, pivot_root: 41, setresuid: 147, setresgid: 149, chdir: 49, fcntl: 25,
+    close_range: 436, mount_setattr: 442, dup3: 24, seccomp: 277,
+  },
+};
+
+export function nr(name: string): number {
+  const table = NR[Deno.build.arch as "x86_64" | "aarch64"];
+  const n = table?.[name];
+  if (n === undefined) throw new Error(`no syscall number for ${name} on ${Deno.build.arch}`);
+  return n;
+}

@@ -1,0 +1,71 @@
+/**
+ * Typed libc bindings (the only place bbl declares foreign functions). Every wrapper returns the raw
+ * result; `check` turns a -1 into a SysError with the errno, read right after the call on the same thread.
+ */
+import { SysError } from "./errno.ts";
+
+const lib = Deno.dlopen("libc.so.6", {
+  __errno_location: { parameters: [], result: "pointer" },
+  mount: { parameters: ["buffer", "buffer", "buffer", "u64", "buffer"], result: "i32" },
+  umount2: { parameters: ["buffer", "i32"], result: "i32" },
+  syscall: { parameters: ["i64", "i64", "i64", "i64", "i64", "i64", "i64"], result: "i64" },
+  prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
+  sethostname: { parameters: ["buffer", "usize"], result: "i32" },
+  chdir: { parameters: ["buffer"], result: "i32" },
+  fchdir: { parameters: ["i32"], result: "i32" },
+  mkdir: { parameters: ["buffer", "u32"], result: "i32" },
+  symlink: { parameters: ["buffer", "buffer"], result: "i32" },
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  openat: { parameters: ["i32", "buffer", "i32", "u32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  close: { parameters: ["i32"], result: "i32" },
+  pipe2: { parameters: ["buffer", "i32"], result: "i32" },
+  dup3: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  setsid: { parameters: [], result: "i32" },
+  setpgid: { parameters: ["i32", "i32"], result: "i32" },
+  getpgrp: { parameters: [], result: "i32" },
+  tcgetpgrp: { parameters: ["i32"], result: "i32" },
+  tcsetpgrp: { parameters: ["i32", "i32"], result: "i32" },
+  isatty: { parameters: ["i32"], result: "i32" },
+  kill: { parameters: ["i32", "i32"], result: "i32" },
+  waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  waitpid_async: { name: "waitpid", parameters: ["i32", "buffer", "i32"], result: "i32", nonblocking: true },
+  getuid: { parameters: [], result: "u32" },
+  getgid: { parameters: [], result: "u32" },
+  getpid: { parameters: [], result: "i32" },
+  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+  mprotect: { parameters: ["pointer", "usize", "i32"], result: "i32" },
+  munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
+  flock: { parameters: ["i32", "i32"], result: "i32" },
+  pthread_sigmask: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+});
+
+export const libc = lib.symbols;
+
+export function errno(): number {
+  const p = libc.__errno_location();
+  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+}
+
+/** NUL-terminated copy of a string, for path arguments. */
+export function cstr(s: string): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(s + "\0");
+}
+
+/** Throws SysError(what) when a libc call returned -1; returns the result otherwise. */
+export function check<T extends number | bigint>(result: T, what: string, call: string): T {
+  if (Number(result) === -1) throw new SysError(what, errno(), call);
+  return result;
+}
+
+/** Raw syscall(2). Returns the result; failures (-1) raise SysError(what). */
+export function sys(nr: number, what: string, ...args: (number | bigint)[]): bigint {
+  const a = [...args.map(BigInt), 0n, 0n, 0n, 0n, 0n, 0n].slice(0, 6) as [
+    bigint, bigint, bigint, bigint, bigint, bigint,
+  ];
+  return check(libc.syscall(BigInt(nr), ...a), what, `syscall(${nr})`);
+}

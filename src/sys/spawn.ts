@@ -1,0 +1,150 @@
+/**
+ * Starting a process in new namespaces through the machine-code stub (src/sys/stub/*.S).
+ *
+ * Sequence, as seen from here:
+ *   1. build the argument struct in an mmap'd arena (never V8 memory: the child only has what fork copies);
+ *   2. call the stub: it blocks signals, clones with the namespace flags, returns the pid;
+ *   3. `beforeRelease(pid)`: the caller writes the child's id maps while it waits on the sync pipe;
+ *   4. write the sync byte: the child runs its op list (plain system calls) and execs;
+ *   5. read the CLOEXEC error pipe: EOF means exec succeeded, 8 bytes name the failed step and errno.
+ */
+import { Arena, mapCode } from "./arena.ts";
+import { check, libc } from "./libc.ts";
+import { SysError } from "./errno.ts";
+import { O } from "./consts.ts";
+import { STUB_BYTES } from "./stub/bytes.ts";
+
+/** One system call the child makes after release and before execve. */
+export interface SpawnOp {
+  /** What this step means, for error messages ("dropping the capability bounding set"). */
+  what: string;
+  nr: number;
+  /** Integers, or bytes that are copied next to the struct and passed by address. */
+  args: (number | bigint | Uint8Array)[];
+  /** A failure of this step is not an error (for example PR_CAPBSET_DROP of an unknown capability). */
+  optional?: boolean;
+}
+
+export interface SpawnRequest {
+  /** CLONE_NEW* flags. */
+  flags: number;
+  path: string;
+  argv: string[];
+  env: string[];
+  /** Signal the child gets when the calling thread dies (PR_SET_PDEATHSIG); 0 for none. */
+  pdeathsig: number;
+  ops: SpawnOp[];
+  /** Runs while the child waits (write uid_map/gid_map here). Throwing aborts the child. */
+  beforeRelease?: (pid: number) => void;
+}
+
+/** The child could not exec: which step failed and with what errno. */
+export class SpawnError extends SysError {
+  constructor(what: string, errno: number, readonly step: number, readonly isExec: boolean) {
+    super(what, errno, isExec ? "execve" : "spawn step");
+  }
+}
+
+const STRUCT_SIZE = 136;
+const OP_SIZE = 64;
+
+let stubFn: Deno.UnsafeFnPointer<{ parameters: ["pointer"]; result: "i64" }> | null = null;
+
+function stub() {
+  if (stubFn === null) {
+    const code = STUB_BYTES[Deno.build.arch];
+    if (!code) throw new Error(`bbl has no spawn stub for ${Deno.build.arch}`);
+    const page = mapCode(code, "loading the spawn routine");
+    stubFn = new Deno.UnsafeFnPointer(page, { parameters: ["pointer"], result: "i64" } as const);
+  }
+  return stubFn;
+}
+
+function pipe(what: string): [number, number] {
+  const fds = new Int32Array(2);
+  check(libc.pipe2(new Uint8Array(fds.buffer), O.CLOEXEC), what, "pipe2");
+  return [fds[0], fds[1]];
+}
+
+function reap(pid: number): void {
+  libc.waitpid(pid, null, 0);
+}
+
+/** Starts the child and returns its pid once it has exec'd. Throws SpawnError/SysError otherwise. */
+export function spawn(req: SpawnRequest): number {
+  const textBytes = [req.path, ...req.argv, ...req.env].reduce((n, s) => n + 3 * s.length + 16, 0);
+  const opBytes = req.ops.reduce(
+    (n, op) => n + op.args.reduce<number>((m, a) => m + (a instanceof Uint8Array ? a.length + 8 : 0), 0),
+    0,
+  );
+  const ptrBytes = 8 * (req.argv.length + req.env.length + 2);
+  const arena = new Arena(STRUCT_SIZE + OP_SIZE * req.ops.length + textBytes + opBytes + ptrBytes + 64);
+  const open = new Set<number>();
+  const close = (fd: number) => {
+    if (open.delete(fd)) libc.close(fd);
+  };
+  try {
+    const [syncR, syncW] = pipe("creating the start pipe");
+    open.add(syncR).add(syncW);
+    const [errR, errW] = pipe("creating the error pipe");
+    open.add(errR).add(errW);
+    writeArgs(arena, req, { syncR, syncW, errW });
+
+    const ret = Number(stub().call(arena.base));
+    if (ret < 0) throw new SysError(`starting ${req.path}`, -ret, "clone");
+    const pid = ret;
+    close(syncR);
+    close(errW);
+    try {
+      req.beforeRelease?.(pid);
+      check(libc.write(syncW, new Uint8Array([1]), 1n), "releasing the new process", "write");
+    } catch (e) {
+      close(syncW); // the child reads EOF and exits without running anything
+      reap(pid);
+      throw e;
+    }
+    close(syncW);
+
+    const report = new Uint8Array(8);
+    let got = 0;
+    while (got < 8) {
+      const n = Number(libc.read(errR, report.subarray(got), BigInt(8 - got)));
+      if (n <= 0) break;
+      got += n;
+    }
+    if (got < 8) return pid; // EOF: the CLOEXEC pipe closed on a successful execve
+    const dv = new DataView(report.buffer);
+    const step = dv.getUint32(0, true), err = dv.getInt32(4, true);
+    reap(pid);
+    const isExec = step >= req.ops.length;
+    throw new SpawnError(isExec ? `executing ${req.path}` : req.ops[step].what, err, step, isExec);
+  } finally {
+    for (const fd of [...open]) close(fd);
+    arena.free();
+  }
+}
+
+/** Lays out struct spawn_args (see the stub source for the field list) and the op array. */
+function writeArgs(arena: Arena, req: SpawnRequest, fds: { syncR: number; syncW: number; errW: number }) {
+  const v = arena.view;
+  const s = arena.alloc(STRUCT_SIZE);
+  const ops = arena.alloc(OP_SIZE * req.ops.length);
+  const u64 = (off: number, val: bigint | number) => v.setBigUint64(off, BigInt.asUintN(64, BigInt(val)), true);
+  u64(s + 0, req.flags);
+  u64(s + 8, arena.putString(req.path));
+  u64(s + 16, arena.putStrings(req.argv));
+  u64(s + 24, arena.putStrings(req.env));
+  u64(s + 32, fds.syncR);
+  u64(s + 40, fds.syncW);
+  u64(s + 48, fds.errW);
+  u64(s + 56, req.pdeathsig);
+  u64(s + 64, arena.addr(ops));
+  u64(s + 72, req.ops.length);
+  u64(s + 88, -1n); // the block-all mask; the old mask, SIG_DFL action and scratch stay zero
+  req.ops.forEach((op, i) => {
+    const o = ops + OP_SIZE * i;
+    u64(o, op.nr);
+    op.args.forEach((a, j) => u64(o + 8 + 8 * j, a instanceof Uint8Array ? arena.put(a) : a));
+    u64(o + 56, op.optional ? 1 : 0);
+  });
+}
