@@ -26,7 +26,7 @@ export const MS = {
 } as const;
 
 export const MNT_DETACH = 2;
-export const MOUNT_ATTR = { RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4 } as const;
+export const MOUNT_ATTR = { RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8 } as const;
 export const AT_FDCWD = -100;
 export const AT_RECURSIVE = 0x8000;
 export const AT_EMPTY_PATH = 0x1000;
@@ -54,14 +54,33 @@ export const PR = {
 } as const;
 
 export const SIG: Record<string, number> = {
-  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14,
-  SIGTERM: 15, SIGCHLD: 17, SIGCONT: 18, SIGSTOP: 19, SIGTSTP: 20, SIGTTIN: 21, SIGTTOU: 22,
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+  SIGCHLD: 17,
+  SIGCONT: 18,
+  SIGSTOP: 19,
+  SIGTSTP: 20,
+  SIGTTIN: 21,
+  SIGTTOU: 22,
   SIGWINCH: 28,
 };
 
 /** The signals bbl passes on to the sandboxed app (issue: forwarded by the launcher and the init). */
 export const FORWARDED_SIGNALS = [
-  "SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH",
+  "SIGINT",
+  "SIGTERM",
+  "SIGHUP",
+  "SIGQUIT",
+  "SIGUSR1",
+  "SIGUSR2",
+  "SIGWINCH",
 ] as const;
 
 export const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
@@ -80,14 +99,44 @@ export const __WALL = 0x40000000;
 /** System call numbers bbl makes through syscall(2) or the stub's op list. */
 export const NR: Record<"x86_64" | "aarch64", Record<string, number>> = {
   x86_64: {
-    read: 0, write: 1, close: 3, ioctl: 16, getpid: 39, setpgid: 109, setsid: 112,
-    capset: 126, prctl: 157, pivot_root: 155, setresuid: 117, setresgid: 119, chdir: 80, fcntl: 72,
-    close_range: 436, mount_setattr: 442, dup3: 292, seccomp: 317,
+    read: 0,
+    write: 1,
+    close: 3,
+    ioctl: 16,
+    getpid: 39,
+    setpgid: 109,
+    setsid: 112,
+    capset: 126,
+    prctl: 157,
+    pivot_root: 155,
+    setresuid: 117,
+    setresgid: 119,
+    chdir: 80,
+    fcntl: 72,
+    close_range: 436,
+    mount_setattr: 442,
+    dup3: 292,
+    seccomp: 317,
   },
   aarch64: {
-    read: 63, write: 64, close: 57, ioctl: 29, getpid: 172, setpgid: 154, setsid: 157, capset: 91,
-    prctl: 167, pivot_root: 41, setresuid: 147, setresgid: 149, chdir: 49, fcntl: 25,
-    close_range: 436, mount_setattr: 442, dup3: 24, seccomp: 277,
+    read: 63,
+    write: 64,
+    close: 57,
+    ioctl: 29,
+    getpid: 172,
+    setpgid: 154,
+    setsid: 157,
+    capset: 91,
+    prctl: 167,
+    pivot_root: 41,
+    setresuid: 147,
+    setresgid: 149,
+    chdir: 49,
+    fcntl: 25,
+    close_range: 436,
+    mount_setattr: 442,
+    dup3: 24,
+    seccomp: 277,
   },
 };
 

@@ -65,7 +65,12 @@ export function check<T extends number | bigint>(result: T, what: string, call: 
 /** Raw syscall(2). Returns the result; failures (-1) raise SysError(what). */
 export function sys(nr: number, what: string, ...args: (number | bigint)[]): bigint {
   const a = [...args.map(BigInt), 0n, 0n, 0n, 0n, 0n, 0n].slice(0, 6) as [
-    bigint, bigint, bigint, bigint, bigint, bigint,
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+    bigint,
   ];
   return check(libc.syscall(BigInt(nr), ...a), what, `syscall(${nr})`);
 }

@@ -11,7 +11,7 @@
 import { Arena, mapCode } from "./arena.ts";
 import { check, libc } from "./libc.ts";
 import { SysError } from "./errno.ts";
-import { O } from "./consts.ts";
+import { nr, O } from "./consts.ts";
 import { STUB_BYTES } from "./stub/bytes.ts";
 
 /** One system call the child makes after release and before execve. */
@@ -36,6 +36,11 @@ export interface SpawnRequest {
   ops: SpawnOp[];
   /** Runs while the child waits (write uid_map/gid_map here). Throwing aborts the child. */
   beforeRelease?: (pid: number) => void;
+  /**
+   * Runs after the child's ops and before its execve, while it is held on a pipe (to check what the
+   * ops did, from /proc/PID/status). Throwing kills the child before it runs anything.
+   */
+  inspect?: (pid: number) => void;
 }
 
 /** The child could not exec: which step failed and with what errno. */
@@ -48,14 +53,15 @@ export class SpawnError extends SysError {
 const STRUCT_SIZE = 136;
 const OP_SIZE = 64;
 
-let stubFn: Deno.UnsafeFnPointer<{ parameters: ["pointer"]; result: "i64" }> | null = null;
+const STUB_SIGNATURE = { parameters: ["pointer"], result: "i64" } as const;
+let stubFn: Deno.UnsafeFnPointer<typeof STUB_SIGNATURE> | null = null;
 
 function stub() {
   if (stubFn === null) {
     const code = STUB_BYTES[Deno.build.arch];
     if (!code) throw new Error(`bbl has no spawn stub for ${Deno.build.arch}`);
     const page = mapCode(code, "loading the spawn routine");
-    stubFn = new Deno.UnsafeFnPointer(page, { parameters: ["pointer"], result: "i64" } as const);
+    stubFn = new Deno.UnsafeFnPointer(page as Deno.PointerObject<typeof STUB_SIGNATURE>, STUB_SIGNATURE);
   }
   return stubFn;
 }
@@ -66,19 +72,17 @@ function pipe(what: string): [number, number] {
   return [fds[0], fds[1]];
 }
 
+function readByte(fd: number): boolean {
+  return Number(libc.read(fd, new Uint8Array(1), 1n)) === 1;
+}
+
 function reap(pid: number): void {
   libc.waitpid(pid, null, 0);
 }
 
 /** Starts the child and returns its pid once it has exec'd. Throws SpawnError/SysError otherwise. */
 export function spawn(req: SpawnRequest): number {
-  const textBytes = [req.path, ...req.argv, ...req.env].reduce((n, s) => n + 3 * s.length + 16, 0);
-  const opBytes = req.ops.reduce(
-    (n, op) => n + op.args.reduce<number>((m, a) => m + (a instanceof Uint8Array ? a.length + 8 : 0), 0),
-    0,
-  );
-  const ptrBytes = 8 * (req.argv.length + req.env.length + 2);
-  const arena = new Arena(STRUCT_SIZE + OP_SIZE * req.ops.length + textBytes + opBytes + ptrBytes + 64);
+  let arena: Arena | null = null;
   const open = new Set<number>();
   const close = (fd: number) => {
     if (open.delete(fd)) libc.close(fd);
@@ -88,7 +92,20 @@ export function spawn(req: SpawnRequest): number {
     open.add(syncR).add(syncW);
     const [errR, errW] = pipe("creating the error pipe");
     open.add(errR).add(errW);
-    writeArgs(arena, req, { syncR, syncW, errW });
+    let ops = req.ops, readyR = -1, holdW = -1;
+    if (req.inspect) {
+      const [rr, rw] = pipe("creating the checkpoint pipe");
+      const [hr, hw] = pipe("creating the checkpoint pipe");
+      open.add(rr).add(rw).add(hr).add(hw);
+      [readyR, holdW] = [rr, hw];
+      ops = [
+        ...ops,
+        { what: "reaching the checkpoint", nr: nr("write"), args: [rw, new Uint8Array([1]), 1] },
+        { what: "waiting at the checkpoint", nr: nr("read"), args: [hr, new Uint8Array(1), 1] },
+      ];
+    }
+    arena = new Arena(arenaSize(req, ops));
+    writeArgs(arena, { ...req, ops }, { syncR, syncW, errW });
 
     const ret = Number(stub().call(arena.base));
     if (ret < 0) throw new SysError(`starting ${req.path}`, -ret, "clone");
@@ -105,6 +122,20 @@ export function spawn(req: SpawnRequest): number {
     }
     close(syncW);
 
+    if (req.inspect) {
+      for (const fd of open) if (fd !== readyR && fd !== holdW && fd !== errR) close(fd);
+      if (readByte(readyR)) {
+        try {
+          req.inspect(pid);
+        } catch (e) {
+          libc.kill(pid, 9);
+          reap(pid);
+          throw e;
+        }
+        check(libc.write(holdW, new Uint8Array([1]), 1n), "releasing the new process", "write");
+      }
+    }
+
     const report = new Uint8Array(8);
     let got = 0;
     while (got < 8) {
@@ -116,12 +147,21 @@ export function spawn(req: SpawnRequest): number {
     const dv = new DataView(report.buffer);
     const step = dv.getUint32(0, true), err = dv.getInt32(4, true);
     reap(pid);
-    const isExec = step >= req.ops.length;
-    throw new SpawnError(isExec ? `executing ${req.path}` : req.ops[step].what, err, step, isExec);
+    const isExec = step >= ops.length;
+    throw new SpawnError(isExec ? `executing ${req.path}` : ops[step].what, err, step, isExec);
   } finally {
     for (const fd of [...open]) close(fd);
-    arena.free();
+    arena?.free(); // the child has its own copy
   }
+}
+
+function arenaSize(req: SpawnRequest, ops: SpawnOp[]): number {
+  const text = [req.path, ...req.argv, ...req.env].reduce((n, s) => n + 3 * s.length + 16, 0);
+  const data = ops.reduce(
+    (n, op) => n + op.args.reduce<number>((m, a) => m + (a instanceof Uint8Array ? a.length + 8 : 0), 0),
+    0,
+  );
+  return STRUCT_SIZE + OP_SIZE * ops.length + text + data + 8 * (req.argv.length + req.env.length + 2);
 }
 
 /** Lays out struct spawn_args (see the stub source for the field list) and the op array. */

@@ -1,0 +1,110 @@
+/** The command line: `bbl [options] [--] [CMD [ARGS...]]`, `bbl explain ...`, `bbl doctor`. */
+import { Command, CommanderError } from "commander";
+import { buildPlan, type RunOptions } from "../plan/plan.ts";
+import { UsageError } from "../errors.ts";
+import { gatherHost } from "../host.ts";
+import { launch } from "../launcher.ts";
+import { formatPlan } from "../plan/format.ts";
+import { doctor } from "../doctor.ts";
+import { VERSION } from "../version.ts";
+
+interface RawRunOptions {
+  uid?: string;
+  gid?: string;
+  shareNet?: boolean;
+  setenv: string[];
+  keepEnv: string[];
+  hostname?: string;
+  name?: string;
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+function addRunOptions(c: Command): Command {
+  return c
+    .option("--uid <id>", "user id inside the sandbox (default: yours; 0 for root inside)")
+    .option("--gid <id>", "group id inside the sandbox (default: yours)")
+    .option("--share-net", "share the host's network (default: none but a private loopback)")
+    .option("--setenv <NAME=VALUE>", "set a variable inside (repeatable)", collect, [])
+    .option("--keep-env <NAME>", "copy a variable from your environment (repeatable)", collect, [])
+    .option("--hostname <name>", "host name inside (default: bbl)")
+    .option("--name <name>", "sandbox name (default: from the command)")
+    .argument("[command...]", "command and arguments (default: your shell)");
+}
+
+function parseId(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) > 4294967294) {
+    throw new UsageError(`${flag} ${v}: expected a number from 0 to 4294967294`);
+  }
+  return Number(v);
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function toRunOptions(raw: RawRunOptions, command: string[]): RunOptions {
+  const setenv: Record<string, string> = {};
+  for (const kv of raw.setenv) {
+    const i = kv.indexOf("=");
+    const name = i < 0 ? kv : kv.slice(0, i);
+    if (i < 0 || !ENV_NAME.test(name)) throw new UsageError(`--setenv ${kv}: expected NAME=VALUE`);
+    if (name in setenv) throw new UsageError(`--setenv ${name} given twice`);
+    setenv[name] = kv.slice(i + 1);
+  }
+  for (const name of raw.keepEnv) {
+    if (!ENV_NAME.test(name)) throw new UsageError(`--keep-env ${name}: not a variable name`);
+    if (name in setenv) throw new UsageError(`--keep-env ${name} conflicts with --setenv ${name}=...`);
+  }
+  return {
+    command,
+    uid: parseId("--uid", raw.uid),
+    gid: parseId("--gid", raw.gid),
+    shareNet: raw.shareNet ?? false,
+    setenv,
+    keepenv: raw.keepEnv,
+    hostname: raw.hostname,
+    name: raw.name,
+  };
+}
+
+/** Parses argv and runs the chosen action; resolves to the exit code. */
+export async function cli(argv: string[]): Promise<number> {
+  // Everything after the first "--" is the command, never an option or a subcommand ("bbl -- doctor").
+  const dd = argv.indexOf("--");
+  const head = dd < 0 ? argv : argv.slice(0, dd);
+  const tail = dd < 0 ? [] : argv.slice(dd + 1);
+  let result: Promise<number> = Promise.resolve(0);
+
+  const program = new Command("bbl")
+    .description("Box-in-Box Linux: run a program in nested, rootless Linux namespaces")
+    .version(VERSION)
+    .enablePositionalOptions()
+    .passThroughOptions()
+    .exitOverride()
+    .configureOutput({ writeErr: () => {} });
+  addRunOptions(program).action((cmd: string[], raw: RawRunOptions) => {
+    const host = gatherHost();
+    const plan = buildPlan(toRunOptions(raw, [...cmd, ...tail]), host);
+    result = launch(plan, host.uid, host.env);
+  });
+  addRunOptions(program.command("explain").description("print what a run with these options would build"))
+    .option("--json", "machine-readable output")
+    .action((cmd: string[], raw: RawRunOptions & { json?: boolean }) => {
+      const plan = buildPlan(toRunOptions(raw, [...cmd, ...tail]), gatherHost());
+      console.log(raw.json ? JSON.stringify(plan, null, 2) : formatPlan(plan));
+    });
+  program.command("doctor").description("check every requirement by trying it").action(() => {
+    result = doctor();
+  });
+
+  try {
+    await program.parseAsync(head, { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.exitCode === 0) return 0; // --help, --version
+      throw new UsageError(`${e.message.replace(/^error: /, "")} (see bbl --help)`);
+    }
+    throw e;
+  }
+  return await result;
+}

@@ -1,0 +1,82 @@
+/**
+ * Starting the app from the innermost layer: find the command inside the sandbox, then spawn it with
+ * its own user namespace (when its ids differ from the layer's), every privilege dropped in the child,
+ * the result checked from /proc before its execve, and the terminal handed to it.
+ */
+import type { AppPlan } from "../plan/types.ts";
+import { spawn, SpawnError } from "../sys/spawn.ts";
+import { closeFdsOp, dropPrivilegesOps, lastCap, privilegeProblems } from "../sys/privileges.ts";
+import { CLONE, nr } from "../sys/consts.ts";
+import { check, cstr, libc } from "../sys/libc.ts";
+import { BblError, EXIT } from "../errors.ts";
+import { writeIdMaps } from "./idmap.ts";
+
+function isExecutableFile(p: string): boolean {
+  try {
+    const st = Deno.statSync(p);
+    return st.isFile && ((st.mode ?? 0) & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+/** The path execve gets: a name without '/' is looked up in the sandbox's PATH, like a shell does. */
+export function resolveCommand(cmd: string, path: string): string {
+  if (cmd.includes("/")) return cmd;
+  for (const dir of path.split(":")) {
+    const p = `${dir || "."}/${cmd}`;
+    if (isExecutableFile(p)) return p;
+  }
+  throw new BblError(`${cmd}: command not found in the sandbox (PATH=${path})`, EXIT.NOT_FOUND);
+}
+
+function enterWorkingDir(app: AppPlan): void {
+  for (const dir of [app.cwd, app.home, "/"]) {
+    if (libc.chdir(cstr(dir)) === 0) return;
+  }
+}
+
+export interface StartedApp {
+  pid: number;
+}
+
+/** Spawns the app; returns once it has exec'd (or throws with the exit code a shell would use). */
+export function startApp(app: AppPlan): StartedApp {
+  enterWorkingDir(app);
+  const path = resolveCommand(app.argv[0], app.env.PATH ?? "");
+  const ops = [closeFdsOp(3)];
+  if (!app.foreground) ops.push({ what: "starting a new session", nr: nr("setsid"), args: [] });
+  ops.push(...dropPrivilegesOps(lastCap()));
+  try {
+    const pid = spawn({
+      flags: app.uidMap ? CLONE.NEWUSER : 0,
+      path,
+      argv: app.argv,
+      env: Object.entries(app.env).map(([k, v]) => `${k}=${v}`),
+      pdeathsig: 9,
+      ops,
+      beforeRelease: (pid) => {
+        if (app.uidMap && app.gidMap) writeIdMaps(pid, app.uidMap, app.gidMap);
+        if (app.foreground) {
+          // Like a shell starting a job: its own process group, made the terminal's foreground one,
+          // so Ctrl-C and Ctrl-\ reach the app (and only the app) straight from the terminal.
+          check(libc.setpgid(pid, pid), "giving the app its own process group", "setpgid");
+          check(libc.tcsetpgrp(0, pid), "handing the terminal to the app", "tcsetpgrp");
+        }
+      },
+      inspect: (pid) => {
+        const problems = privilegeProblems(Deno.readTextFileSync(`/proc/${pid}/status`));
+        if (problems.length > 0) {
+          throw new BblError(`refusing to start the app with privileges left: ${problems.join(", ")}`);
+        }
+      },
+    });
+    return { pid };
+  } catch (e) {
+    if (e instanceof SpawnError && e.isExec) {
+      const code = e.code === "ENOENT" ? EXIT.NOT_FOUND : EXIT.CANNOT_EXEC;
+      throw new BblError(`${app.argv[0]}: cannot execute in the sandbox: ${e.code}`, code);
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,14 @@
+/** Facts about the invoking user and host that the planner needs. Gathered once by the launcher. */
+export interface HostFacts {
+  uid: number;
+  gid: number;
+  user: string;
+  home: string;
+  cwd: string;
+  pid: number;
+  env: Record<string, string>;
+  /** Stdin is a terminal whose foreground process group is the launcher's. */
+  terminalForeground: boolean;
+  /** Where per-instance directories live: $XDG_RUNTIME_DIR/bbl, or /tmp/bbl-UID when it is unset. */
+  instanceBase: string;
+}
