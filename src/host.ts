@@ -33,6 +33,7 @@ export function gatherHost(): HostFacts {
     cwd,
     pid: Deno.pid,
     env,
+    tty: libc.isatty(0) === 1 ? Deno.readLinkSync("/proc/self/fd/0") : null,
     terminalForeground: ownsTerminal(),
     instanceBase: instanceBase(env, uid),
   };

@@ -106,7 +106,7 @@ function applyOne(root: string, op: FsOp, readonlyLater: string[]): void {
       return;
     }
     case "dev":
-      return makeDev(root, op.dest, readonlyLater);
+      return makeDev(root, op.dest, op.console, readonlyLater);
     case "remount-ro":
       readonlyLater.push(op.dest);
       return;
@@ -114,13 +114,16 @@ function applyOne(root: string, op: FsOp, readonlyLater: string[]): void {
 }
 
 /** The minimal /dev: host device nodes bound (mknod is impossible in a user namespace), a new devpts. */
-function makeDev(root: string, dest: string, readonlyLater: string[]): void {
+function makeDev(root: string, dest: string, consoleTty: string | undefined, readonlyLater: string[]): void {
   const at = mountPoint(root, dest, false);
   mount(`mounting a tmpfs at ${dest}`, "tmpfs", at, "tmpfs", MS.NOSUID, "mode=0755");
-  for (const node of DEV_NODES) {
+  const nodes: [string, string][] = DEV_NODES.map((n) => [`/dev/${n}`, n]);
+  if (consoleTty) nodes.push([consoleTty, "console"]);
+  for (const [src, node] of nodes) {
     const p = `${at}/${node}`;
     Deno.writeFileSync(p, new Uint8Array(), { mode: 0o644 });
-    mount(`binding /dev/${node} into the sandbox`, `/dev/${node}`, p, null, MS.BIND);
+    // Device nodes must keep "dev" (unlike every other bind), so only nosuid and noexec are added.
+    mount(`binding ${src} at ${dest}/${node}`, src, p, null, MS.BIND);
     setAttrRecursive(`protecting ${dest}/${node}`, p, MOUNT_ATTR.NOSUID | MOUNT_ATTR.NOEXEC);
   }
   Deno.mkdirSync(`${at}/pts`);

@@ -20,6 +20,8 @@ function fsLine(op: FsOp): string {
       return `dir      ${op.dest} mode=${op.mode.toString(8)}`;
     case "symlink":
       return `symlink  ${op.dest} -> ${op.target}`;
+    case "dev":
+      return `dev      ${op.dest}${op.console ? ` (console: ${op.console})` : ""}`;
     default:
       return `${op.kind.padEnd(8)} ${op.dest}`;
   }

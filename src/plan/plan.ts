@@ -51,7 +51,7 @@ export function buildPlan(opts: RunOptions, host: HostFacts): Plan {
     { kind: "tmpfs", dest: "/", mode: 0o755 },
     ...SYSTEM_PATHS.map((p): FsOp => ({ kind: "rosame", dest: p, optional: true })),
     { kind: "proc", dest: "/proc" },
-    { kind: "dev", dest: "/dev" },
+    host.tty ? { kind: "dev", dest: "/dev", console: host.tty } : { kind: "dev", dest: "/dev" },
     { kind: "tmpfs", dest: "/tmp", mode: 0o1777 },
     { kind: "tmpfs", dest: "/run", mode: 0o755 },
     { kind: "tmpfs", dest: `/run/user/${uid}`, mode: 0o700 },

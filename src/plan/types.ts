@@ -21,8 +21,12 @@ export type FsOp =
   | { kind: "dir"; dest: string; mode: number }
   | { kind: "symlink"; target: string; dest: string }
   | { kind: "proc"; dest: string }
-  /** The minimal /dev: null zero full random urandom tty, devpts, shm, fd links. */
-  | { kind: "dev"; dest: string }
+  /**
+   * The minimal /dev: null zero full random urandom tty, devpts, shm, fd links; `console` is the host
+   * terminal the app inherited, bound at /dev/console so ttyname(3) can name it (its /dev/pts path
+   * belongs to the host's devpts, not the sandbox's).
+   */
+  | { kind: "dev"; dest: string; console?: string }
   | { kind: "remount-ro"; dest: string };
 
 export interface LayerPlan {

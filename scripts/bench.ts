@@ -1,0 +1,190 @@
+/**
+ * `deno task bench`: start-up time and memory of bbl next to bubblewrap, measured in one run with the
+ * commands interleaved (so machine noise hits all alike), reported as medians, spread and ratios.
+ * As root, every command runs as the unprivileged BBL_TEST_USER (default bbltest) when it exists,
+ * since that is how users run bbl. Installs bubblewrap from Debian when missing and root.
+ *
+ *   scripts/deno task bench [--runs N]
+ */
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const DENO = Deno.execPath();
+const runsArg = Deno.args.indexOf("--runs");
+const RUNS = runsArg >= 0 ? Number(Deno.args[runsArg + 1]) : 30;
+
+function sh(cmd: string, args: string[]): { code: number; out: string } {
+  try {
+    const r = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
+    return { code: r.code, out: new TextDecoder().decode(r.stdout) };
+  } catch {
+    return { code: 127, out: "" };
+  }
+}
+
+function ensureBwrap(): boolean {
+  if (sh("bwrap", ["--version"]).code === 0) return true;
+  if (Deno.uid() === 0) {
+    console.log("installing bubblewrap from Debian...");
+    sh("apt-get", ["update", "-qq"]);
+    sh("apt-get", ["install", "-y", "-qq", "bubblewrap"]);
+  }
+  return sh("bwrap", ["--version"]).code === 0;
+}
+
+/** As root: run as the test user; its uid/gid/home, or null to run as ourselves. */
+function dropTo(): { uid: number; gid: number; home: string } | null {
+  if (Deno.uid() !== 0) return null;
+  const name = Deno.env.get("BBL_TEST_USER") ?? "bbltest";
+  const line = Deno.readTextFileSync("/etc/passwd").split("\n").find((l) => l.startsWith(`${name}:`));
+  if (!line) return null;
+  const f = line.split(":");
+  return { uid: Number(f[2]), gid: Number(f[3]), home: f[5] };
+}
+
+const who = dropTo();
+const home = who?.home ?? Deno.env.get("HOME") ?? "/tmp";
+const env = [
+  `PATH=/usr/local/bin:/usr/bin:/bin`,
+  `HOME=${home}`,
+  `DENO_DIR=${who ? `${home}/.cache/deno` : Deno.env.get("DENO_DIR") ?? `${home}/.cache/deno`}`,
+  "DENO_NO_UPDATE_CHECK=1",
+  "NO_COLOR=1",
+];
+const prefix = [
+  ...(who ? ["setpriv", `--reuid=${who.uid}`, `--regid=${who.gid}`, "--init-groups", "--"] : []),
+  "env",
+  "-i",
+  ...env,
+];
+
+const bblRun = [DENO, "run", "--allow-all", "--frozen", "--config", `${ROOT}/deno.json`, `${ROOT}/src/main.ts`];
+const emptyTs = `${Deno.makeTempDirSync({ prefix: "bbl-bench-" })}/empty.ts`;
+Deno.writeTextFileSync(emptyTs, "Deno.exit(0);\n");
+Deno.chmodSync(emptyTs.replace(/\/empty.ts$/, ""), 0o755);
+
+const bwrapArgs = [
+  "bwrap",
+  "--unshare-all",
+  "--die-with-parent",
+  "--new-session",
+  "--ro-bind",
+  "/usr",
+  "/usr",
+  "--ro-bind",
+  "/etc",
+  "/etc",
+  ...["/bin", "/sbin", "/lib", "/lib64"].flatMap((p) => {
+    try {
+      const st = Deno.lstatSync(p);
+      return st.isSymlink ? ["--symlink", Deno.readLinkSync(p), p] : ["--ro-bind", p, p];
+    } catch {
+      return [];
+    }
+  }),
+  "--proc",
+  "/proc",
+  "--dev",
+  "/dev",
+  "--tmpfs",
+  "/tmp",
+];
+
+interface Case {
+  name: string;
+  argv: string[];
+}
+
+const cases: Case[] = [
+  { name: "bwrap /bin/true", argv: [...bwrapArgs, "/bin/true"] },
+  { name: "unshare -Urmpf /bin/true", argv: ["unshare", "-Urmpf", "--mount-proc", "/bin/true"] },
+  { name: "bbl -- /bin/true", argv: [...bblRun, "--", "/bin/true"] },
+  // Where bbl's time goes:
+  { name: "deno: empty script", argv: [DENO, "run", "--allow-all", "--no-config", emptyTs] },
+  { name: "bbl --version (launcher load)", argv: [...bblRun, "--version"] },
+];
+
+function timeOnce(argv: string[]): number {
+  const full = [...prefix, ...argv];
+  const t0 = performance.now();
+  const r = new Deno.Command(full[0], { args: full.slice(1), stdout: "null", stderr: "piped" }).outputSync();
+  const ms = performance.now() - t0;
+  if (!r.success) throw new Error(`${argv.join(" ")} failed: ${new TextDecoder().decode(r.stderr)}`);
+  return ms;
+}
+
+function stats(xs: number[]) {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * (s.length - 1)))];
+  return { median: q(0.5), p10: q(0.1), p90: q(0.9) };
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return [...Deno.readDirSync(`/proc/${pid}/task`)].flatMap((t) =>
+      Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/children`).trim().split(/\s+/).filter(Boolean).map(Number)
+    );
+  } catch {
+    return [];
+  }
+}
+
+const comm = (pid: number) => Deno.readTextFileSync(`/proc/${pid}/comm`).trim();
+
+/**
+ * RSS and PSS (kB) of bbl's own processes (the launcher and its layer runners: every process of the
+ * tree but the app) once the app, `sleep`, runs.
+ */
+async function memoryOf(argv: string[]): Promise<{ rss: number; pss: number; n: number }> {
+  const full = [...prefix, ...argv];
+  // setpriv and env exec in place, so the spawned pid becomes the launcher.
+  const child = new Deno.Command(full[0], { args: full.slice(1), stdout: "null", stderr: "null" }).spawn();
+  try {
+    for (let i = 0; i < 200; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const tree: number[] = [];
+      const walk = (p: number) => [p, ...childrenOf(p)].forEach((q, j) => j === 0 ? tree.push(q) : walk(q));
+      walk(child.pid);
+      const ours = tree.filter((p) => comm(p) !== "sleep");
+      if (ours.length === tree.length) continue; // the app is not running yet
+      let rss = 0, pss = 0;
+      for (const p of ours) {
+        const t = Deno.readTextFileSync(`/proc/${p}/smaps_rollup`);
+        rss += Number(t.match(/^Rss:\s+(\d+)/m)?.[1] ?? 0);
+        pss += Number(t.match(/^Pss:\s+(\d+)/m)?.[1] ?? 0);
+      }
+      return { rss, pss, n: ours.length };
+    }
+    throw new Error("the sandboxed sleep never started");
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+  }
+}
+
+if (!ensureBwrap()) {
+  console.error("bench: bubblewrap is not installed (apt-get install bubblewrap) and we are not root to install it");
+  Deno.exit(1);
+}
+console.log(
+  `bbl benchmark: ${RUNS} interleaved runs each, as ${
+    who ? `uid ${who.uid}` : "the current user"
+  }, ${Deno.osRelease()}`,
+);
+for (const c of cases) for (let i = 0; i < 3; i++) timeOnce(c.argv); // warm caches
+const times = new Map(cases.map((c) => [c.name, [] as number[]]));
+for (let i = 0; i < RUNS; i++) for (const c of cases) times.get(c.name)!.push(timeOnce(c.argv));
+
+const base = stats(times.get("bwrap /bin/true")!).median;
+console.log("\nstart-up (ms)                     median    p10    p90   vs bwrap");
+for (const c of cases) {
+  const s = stats(times.get(c.name)!);
+  const f = (x: number) => x.toFixed(1).padStart(6);
+  console.log(`${c.name.padEnd(32)} ${f(s.median)} ${f(s.p10)} ${f(s.p90)}   ${(s.median / base).toFixed(1)}x`);
+}
+
+const mem = await memoryOf([...bblRun, "--", "/bin/sleep", "30"]);
+console.log(
+  `\nmemory of bbl's own processes while the app sleeps (${mem.n} processes): RSS ${
+    (mem.rss / 1024).toFixed(1)
+  } MiB, PSS ${(mem.pss / 1024).toFixed(1)} MiB`,
+);
+Deno.removeSync(emptyTs.replace(/\/empty.ts$/, ""), { recursive: true });

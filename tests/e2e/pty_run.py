@@ -1,0 +1,52 @@
+"""Runs argv on a new pseudo-terminal, types keys, prints the screen and 'EXIT <code>'.
+
+keys: a JSON list; "WAIT:text" waits until text appears on the screen, anything else is typed.
+"""
+import json, os, pty, select, sys, time
+
+keys, argv = json.loads(sys.argv[1]), sys.argv[2:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(argv[0], argv)
+screen = b""
+deadline = time.time() + 60
+
+def pump(timeout):
+    global screen
+    r, _, _ = select.select([fd], [], [], timeout)
+    if r:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            return False
+        if not data:
+            return False
+        screen += data
+    return True
+
+for k in keys:
+    if k.startswith("WAIT:"):
+        want = k[5:].encode()
+        while want not in screen and time.time() < deadline:
+            if not pump(0.1):
+                break
+    else:
+        os.write(fd, k.encode())
+done, status = 0, 0
+while time.time() < deadline:
+    alive = pump(0.1)
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        while pump(0.05):
+            pass
+        break
+    if not alive:
+        time.sleep(0.05)
+if not done:
+    # Never hang the test suite: report the screen so far, and a timeout.
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    sys.stdout.write(screen.decode(errors="replace") + "\nTIMEOUT\n")
+    sys.exit(1)
+sys.stdout.write(screen.decode(errors="replace"))
+sys.stdout.write("\nEXIT %d\n" % os.waitstatus_to_exitcode(status))

@@ -1,0 +1,135 @@
+/**
+ * Running bbl for real as an unprivileged user. As root (CI), commands drop to BBL_TEST_USER (default
+ * "bbltest", created by .ci/run) with setpriv; as anyone else they run as that user. A missing test
+ * user is an error, never a skip: isolation tests must not pass without a sandbox having run.
+ */
+export const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+export const DENO = Deno.execPath();
+const TEST_USER = Deno.env.get("BBL_TEST_USER") ?? "bbltest";
+
+export interface User {
+  name: string;
+  uid: number;
+  gid: number;
+  /** The user's real home: where Deno's module cache lives. */
+  home: string;
+}
+
+function lookup(name: string): User {
+  for (const line of Deno.readTextFileSync("/etc/passwd").split("\n")) {
+    const f = line.split(":");
+    if (f[0] === name) return { name, uid: Number(f[2]), gid: Number(f[3]), home: f[5] };
+  }
+  throw new Error(`test user '${name}' does not exist: run .ci/run as root, or: sudo useradd -m ${name}`);
+}
+
+export const user: User = Deno.uid() === 0 ? lookup(TEST_USER) : {
+  name: Deno.env.get("USER") ?? String(Deno.uid()),
+  uid: Deno.uid()!,
+  gid: Deno.gid()!,
+  home: Deno.env.get("HOME") ?? "/",
+};
+if (user.uid === 0) throw new Error("the e2e tests must run bbl as an unprivileged user");
+
+/** A fresh directory owned by the test user (a fake HOME, a scratch dir). Removed by the caller. */
+export function userTempDir(prefix = "bbl-test-"): string {
+  const d = Deno.makeTempDirSync({ prefix });
+  Deno.chmodSync(d, 0o755);
+  if (Deno.uid() === 0) Deno.chownSync(d, user.uid, user.gid);
+  return d;
+}
+
+export function writeAsUser(path: string, text: string, mode = 0o644): void {
+  Deno.writeTextFileSync(path, text, { mode });
+  if (Deno.uid() === 0) Deno.chownSync(path, user.uid, user.gid);
+}
+
+export interface RunOpts {
+  env?: Record<string, string>;
+  stdin?: string;
+  /** HOME for bbl (default: a fresh empty directory). */
+  home?: string;
+}
+
+/** The environment a launcher gets: minimal, with Deno's cache in the user's real home. */
+export function userEnv(home: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: "/usr/local/bin:/usr/bin:/bin",
+    HOME: home,
+    USER: user.name,
+    LANG: "C.UTF-8",
+    DENO_DIR: Deno.env.get("DENO_DIR") && Deno.uid() !== 0 ? Deno.env.get("DENO_DIR")! : `${user.home}/.cache/deno`,
+    DENO_NO_UPDATE_CHECK: "1",
+    NO_COLOR: "1",
+    ...extra,
+  };
+}
+
+/** argv that runs bbl from source as the test user with exactly `env`. */
+export function bblArgv(args: string[], env: Record<string, string>): string[] {
+  const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  const bbl = [DENO, "run", "--allow-all", "--frozen", "--config", `${REPO}/deno.json`, `${REPO}/src/main.ts`, ...args];
+  const drop = Deno.uid() === 0 ? ["setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--init-groups", "--"] : [];
+  return [...drop, "env", "-i", ...envArgs, ...bbl];
+}
+
+export interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `bbl ARGS` to completion as the test user. */
+export async function bbl(args: string[], opts: RunOpts = {}): Promise<Result> {
+  const home = opts.home ?? userTempDir("bbl-home-");
+  try {
+    const argv = bblArgv(args, userEnv(home, opts.env));
+    const child = new Deno.Command(argv[0], {
+      args: argv.slice(1),
+      stdin: opts.stdin === undefined ? "null" : "piped",
+      stdout: "piped",
+      stderr: "piped",
+      clearEnv: true,
+    }).spawn();
+    if (opts.stdin !== undefined) {
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode(opts.stdin));
+      await w.close();
+    }
+    const out = await child.output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  } finally {
+    if (opts.home === undefined) Deno.removeSync(home, { recursive: true });
+  }
+}
+
+/** Runs a shell script inside the default sandbox. */
+export function sandboxSh(script: string, opts: RunOpts & { flags?: string[] } = {}): Promise<Result> {
+  return bbl([...(opts.flags ?? []), "--", "/bin/sh", "-c", script], opts);
+}
+
+/** Host pids whose command line contains `marker`. */
+export function pidsWith(marker: string): number[] {
+  const pids: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`);
+      if (cmd.includes(marker)) pids.push(Number(e.name));
+    } catch { /* gone */ }
+  }
+  return pids;
+}
+
+/** Where the test user's instance directories live for a launcher run with userEnv(). */
+export const instanceBase = `/tmp/bbl-${user.uid}`;
+
+export async function waitFor(cond: () => boolean, ms = 10000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (cond()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return cond();
+}

@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { privilegeProblems } from "../../src/sys/privileges.ts";
+import { exitCodeOf } from "../../src/sys/process.ts";
+import { diagnoseUserns, usernsBlocker } from "../../src/userns.ts";
+import { SysError } from "../../src/sys/errno.ts";
+
+const STATUS_OK = "Name:\tsh\nCapInh:\t0000000000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n" +
+  "CapBnd:\t0000000000000000\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\n";
+
+Deno.test("privilege check: zero caps and no_new_privs pass, anything else is named", () => {
+  assert.deepEqual(privilegeProblems(STATUS_OK), []);
+  assert.deepEqual(privilegeProblems(STATUS_OK.replace("CapBnd:\t0000000000000000", "CapBnd:\t000001ffffffffff")), [
+    "CapBnd is 000001ffffffffff",
+  ]);
+  assert.deepEqual(privilegeProblems(STATUS_OK.replace("NoNewPrivs:\t1", "NoNewPrivs:\t0")), ["NoNewPrivs is 0"]);
+  assert.equal(privilegeProblems("Name: x\n").length, 6);
+});
+
+Deno.test("exit codes from wait status", () => {
+  assert.equal(exitCodeOf(7 << 8), 7);
+  assert.equal(exitCodeOf(9), 137);
+  assert.equal(exitCodeOf(15), 143);
+  assert.equal(exitCodeOf(0), 0);
+});
+
+Deno.test("user namespace blockers name the setting and the fix", () => {
+  const settings = (m: Record<string, string>) => (p: string) => m[p] ?? null;
+  assert.equal(usernsBlocker(settings({})), null);
+  assert.match(
+    usernsBlocker(settings({ "/proc/sys/kernel/unprivileged_userns_clone": "0" }))!,
+    /sysctl -w kernel.unprivileged_userns_clone=1/,
+  );
+  assert.match(usernsBlocker(settings({ "/proc/sys/user/max_user_namespaces": "0" }))!, /user.max_user_namespaces/);
+  assert.match(
+    usernsBlocker(settings({ "/proc/sys/kernel/apparmor_restrict_unprivileged_userns": "1" }))!,
+    /kernel.apparmor_restrict_unprivileged_userns=0/,
+  );
+  const e = diagnoseUserns(
+    new SysError("starting x", 1, "clone"),
+    settings({ "/proc/sys/user/max_user_namespaces": "0" }),
+  );
+  assert.match(e!.message, /^cannot create the sandbox: user namespaces are disabled/);
+  assert.equal(diagnoseUserns(new SysError("x", 2, "clone"), settings({})), null);
+});
+
+Deno.test("SysError says what failed and the errno name", () => {
+  assert.equal(new SysError("mounting ~/data at /data", 13, "mount").message, "mounting ~/data at /data: EACCES");
+});
