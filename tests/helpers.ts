@@ -109,15 +109,25 @@ export function sandboxSh(script: string, opts: RunOpts & { flags?: string[] } =
   return bbl([...(opts.flags ?? []), "--", "/bin/sh", "-c", script], opts);
 }
 
-/** Host pids whose command line contains `marker`. */
-export function pidsWith(marker: string): number[] {
+/** The children of a process (all its threads'). */
+export function childrenOf(pid: number): number[] {
+  try {
+    return [...Deno.readDirSync(`/proc/${pid}/task`)].flatMap((t) =>
+      Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/children`).trim().split(/\s+/).filter(Boolean).map(Number)
+    );
+  } catch {
+    return [];
+  }
+}
+
+/** Host pids of every process in the pid namespace `ns` (as read from /proc/PID/ns/pid). */
+export function pidsInNamespace(ns: string): number[] {
   const pids: number[] = [];
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
     try {
-      const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`);
-      if (cmd.includes(marker)) pids.push(Number(e.name));
-    } catch { /* gone */ }
+      if (Deno.readLinkSync(`/proc/${e.name}/ns/pid`) === ns) pids.push(Number(e.name));
+    } catch { /* gone, or not ours */ }
   }
   return pids;
 }

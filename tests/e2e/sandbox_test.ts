@@ -1,6 +1,18 @@
 /** End-to-end: real one-layer sandboxes, run as an unprivileged user (see tests/helpers.ts). */
 import assert from "node:assert/strict";
-import { bbl, instanceBase, pidsWith, sandboxSh, user, userTempDir, waitFor, writeAsUser } from "../helpers.ts";
+import {
+  bbl,
+  bblArgv,
+  childrenOf,
+  instanceBase,
+  pidsInNamespace,
+  sandboxSh,
+  user,
+  userEnv,
+  userTempDir,
+  waitFor,
+  writeAsUser,
+} from "../helpers.ts";
 
 const status = (s: string, field: string) => s.match(new RegExp(`^${field}:\\s*(\\S+)`, "m"))?.[1];
 
@@ -238,7 +250,7 @@ Deno.test("only stdio reaches the app: no other inherited descriptors", async ()
   assert.deepEqual(r.stdout.trim().split("\n").map(Number).filter((fd) => fd > 3), []);
 });
 
-Deno.test("the instance directory is private while running and removed after exit", async () => {
+Deno.test("instance directories live in a private (0700) base and are removed after exit", async () => {
   const r = await sandboxSh("sleep 0.3");
   assert.equal(r.code, 0, r.stderr);
   const st = Deno.statSync(instanceBase);
@@ -248,7 +260,6 @@ Deno.test("the instance directory is private while running and removed after exi
 });
 
 Deno.test("SIGTERM to bbl is forwarded to the app, and bbl exits with its code", async () => {
-  const { bblArgv, userEnv } = await import("../helpers.ts");
   const home = userTempDir("bbl-home-");
   const argv = bblArgv([
     "--",
@@ -277,24 +288,27 @@ Deno.test("SIGTERM to bbl is forwarded to the app, and bbl exits with its code",
 });
 
 Deno.test("SIGKILL of bbl kills every sandbox process; the next run removes what it left", async () => {
-  const { bblArgv, userEnv } = await import("../helpers.ts");
   const marker = `bblkill${Date.now()}`;
   const home = userTempDir("bbl-home-");
   const argv = bblArgv(
-    ["--name", marker, "--", "/bin/sh", "-c", `sleep 1000 & echo ready; exec sleep 999 ${marker}`],
+    ["--name", marker, "--", "/bin/sh", "-c", "sleep 1000 & sleep 999 & echo ready; wait"],
     userEnv(home),
   );
   const child = new Deno.Command(argv[0], { args: argv.slice(1), stdout: "piped", stderr: "null", clearEnv: true })
     .spawn();
   const reader = child.stdout.getReader();
   assert.match(new TextDecoder().decode((await reader.read()).value), /ready/);
-  assert.ok(await waitFor(() => pidsWith(`999 ${marker}`).length === 1), "the app runs");
+  // setpriv and env exec in place: the spawned pid is the launcher; its child is the layer runner.
+  const [runner] = childrenOf(child.pid);
+  const ns = Deno.readLinkSync(`/proc/${runner}/ns/pid`);
+  assert.notEqual(ns, Deno.readLinkSync("/proc/self/ns/pid"));
+  assert.ok(await waitFor(() => pidsInNamespace(ns).length >= 4), `init, sh and two sleeps: ${pidsInNamespace(ns)}`);
   const dirs = () => [...Deno.readDirSync(instanceBase)].filter((e) => e.name.startsWith(marker)).map((e) => e.name);
   assert.equal(dirs().length, 1);
   child.kill("SIGKILL");
   await child.status;
   await reader.cancel();
-  assert.ok(await waitFor(() => pidsWith(marker).length === 0), `left running: ${pidsWith(marker)}`);
+  assert.ok(await waitFor(() => pidsInNamespace(ns).length === 0), `left running: ${pidsInNamespace(ns)}`);
   assert.equal(dirs().length, 1, "the killed launcher could not clean up");
   const next = await sandboxSh("true", { home });
   assert.equal(next.code, 0, next.stderr);
