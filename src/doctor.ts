@@ -4,7 +4,7 @@ import { CLONE, nr, O } from "./sys/consts.ts";
 import { waitChild } from "./sys/process.ts";
 import { check, cstr, libc } from "./sys/libc.ts";
 import { writeIdMaps } from "./layer/idmap.ts";
-import { runnerCommand } from "./selfexec.ts";
+import { runnerCommand, runnerFacts } from "./selfexec.ts";
 import { PROBES } from "./layer/probes.ts";
 import { readProcSetting, usernsBlocker } from "./userns.ts";
 
@@ -26,7 +26,7 @@ function which(cmd: string): string | null {
 
 /** Runs a probe (src/layer/probe.ts) in new user+mount namespaces; resolves to its complaint or null. */
 async function probe(name: string): Promise<string | null> {
-  const cmd = runnerCommand(Deno.env.toObject(), "probe", [name]);
+  const cmd = runnerCommand(runnerFacts(Deno.env.toObject()), "", "probe", [name]);
   const uid = libc.getuid(), gid = libc.getgid();
   const out = Deno.makeTempFileSync({ prefix: "bbl-doctor-" });
   const fd = check(libc.open(cstr(out), O.WRONLY | O.CLOEXEC, 0), `opening ${out}`, "open");

@@ -2,6 +2,8 @@
 import type { HostFacts } from "./plan/host.ts";
 import { libc } from "./sys/libc.ts";
 import { instanceBase } from "./instance.ts";
+import { runnerFacts } from "./selfexec.ts";
+import { NEVER_ACCESS } from "./plan/never_access.ts";
 
 function userName(uid: number): string {
   try {
@@ -13,6 +15,17 @@ function userName(uid: number): string {
   return String(uid);
 }
 
+/** The real paths of those that exist (a dangling or missing path has nothing to hide). */
+function existingReal(paths: string[]): string[] {
+  const out = new Set<string>();
+  for (const p of paths) {
+    try {
+      out.add(Deno.realPathSync(p));
+    } catch { /* missing */ }
+  }
+  return [...out];
+}
+
 /** True when we may hand the terminal on stdin to the app (it is ours and we are in its foreground). */
 function ownsTerminal(): boolean {
   return libc.isatty(0) === 1 && libc.tcgetpgrp(0) === libc.getpgrp();
@@ -21,6 +34,7 @@ function ownsTerminal(): boolean {
 export function gatherHost(): HostFacts {
   const uid = libc.getuid(), gid = libc.getgid();
   const env = Deno.env.toObject();
+  const home = env.HOME && env.HOME.startsWith("/") ? env.HOME.replace(/\/+$/, "") || "/" : "/";
   let cwd = "/";
   try {
     cwd = Deno.cwd();
@@ -29,12 +43,14 @@ export function gatherHost(): HostFacts {
     uid,
     gid,
     user: env.USER || userName(uid),
-    home: env.HOME && env.HOME.startsWith("/") ? env.HOME.replace(/\/+$/, "") || "/" : "/",
+    home,
     cwd,
     pid: Deno.pid,
     env,
     tty: libc.isatty(0) === 1 ? Deno.readLinkSync("/proc/self/fd/0") : null,
     terminalForeground: ownsTerminal(),
     instanceBase: instanceBase(env, uid),
+    runner: runnerFacts(env),
+    neverAccess: existingReal(NEVER_ACCESS.map((p) => p.replace(/^~(?=\/)/, home))),
   };
 }

@@ -67,14 +67,16 @@ export function removeStale(base: string): string[] {
 export class Instance {
   private constructor(readonly dir: string, private lockFd: number) {}
 
-  static create(base: string, dir: string, uid: number): Instance {
+  /** Creates DIR (under its base) with a lock, and one empty directory per layer root to build on. */
+  static create(dir: string, uid: number, roots: string[]): Instance {
+    const base = dir.replace(/\/[^/]+$/, "");
     ensureBase(base, uid);
     removeStale(base);
     Deno.mkdirSync(dir, { mode: 0o700 });
     const what = `locking ${dir}`;
     const fd = check(libc.open(cstr(`${dir}/lock`), O.CREAT | O.RDWR | O.CLOEXEC | O.NOFOLLOW, 0o600), what, "open");
     check(libc.flock(fd, LOCK_EX | LOCK_NB), what, "flock");
-    Deno.mkdirSync(`${dir}/root`, { mode: 0o700 });
+    for (const r of roots) Deno.mkdirSync(`${dir}/${r}`, { mode: 0o700 });
     return new Instance(dir, fd);
   }
 

@@ -65,10 +65,14 @@ export function userEnv(home: string, extra: Record<string, string> = {}): Recor
   };
 }
 
-/** argv that runs bbl from source as the test user with exactly `env`. */
-export function bblArgv(args: string[], env: Record<string, string>): string[] {
+/**
+ * argv that runs bbl from source as the test user with exactly `env`. Sandboxes run with --cached-only
+ * (no registry access per test; the cache is filled once below) and --quiet (no download chatter).
+ */
+export function bblArgv(args: string[], env: Record<string, string>, cachedOnly = true): string[] {
   const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-  const bbl = [DENO, "run", "--allow-all", "--frozen", "--config", `${REPO}/deno.json`, `${REPO}/src/main.ts`, ...args];
+  const flags = ["--allow-all", "--frozen", "--quiet", ...(cachedOnly ? ["--cached-only"] : [])];
+  const bbl = [DENO, "run", ...flags, "--config", `${REPO}/deno.json`, `${REPO}/src/main.ts`, ...args];
   const drop = Deno.uid() === 0 ? ["setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--init-groups", "--"] : [];
   return [...drop, "env", "-i", ...envArgs, ...bbl];
 }
@@ -120,16 +124,17 @@ export function childrenOf(pid: number): number[] {
   }
 }
 
-/** Host pids of every process in the pid namespace `ns` (as read from /proc/PID/ns/pid). */
-export function pidsInNamespace(ns: string): number[] {
-  const pids: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      if (Deno.readLinkSync(`/proc/${e.name}/ns/pid`) === ns) pids.push(Number(e.name));
-    } catch { /* gone, or not ours */ }
+/** Every process below `pid` (children of all its threads, recursively). */
+export function descendantsOf(pid: number): number[] {
+  return childrenOf(pid).flatMap((c) => [c, ...descendantsOf(c)]);
+}
+
+export function comm(pid: number): string {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/comm`).trim();
+  } catch {
+    return "";
   }
-  return pids;
 }
 
 /** Where the test user's instance directories live for a launcher run with userEnv(). */
@@ -143,3 +148,12 @@ export async function waitFor(cond: () => boolean, ms = 10000): Promise<boolean>
   }
   return cond();
 }
+
+/** Fills the test user's Deno cache with bbl's npm dependencies (once per test process). */
+async function warmCache(): Promise<void> {
+  const argv = bblArgv(["--version"], userEnv(user.home), false);
+  const out = await new Deno.Command(argv[0], { args: argv.slice(1), stdout: "null", stderr: "piped", clearEnv: true })
+    .output();
+  if (!out.success) throw new Error(`cannot run bbl as ${user.name}: ${new TextDecoder().decode(out.stderr)}`);
+}
+await warmCache();

@@ -1,6 +1,8 @@
 /** The command line: `bbl [options] [--] [CMD [ARGS...]]`, `bbl explain ...`, `bbl doctor`. */
 import { Command, CommanderError } from "commander";
 import { buildPlan, type RunOptions } from "../plan/plan.ts";
+import { parseTemplate, type Template } from "../plan/template.ts";
+import { readDefaultTemplate } from "../plan/default_template.ts";
 import { UsageError } from "../errors.ts";
 import { gatherHost } from "../host.ts";
 import { launch } from "../launcher.ts";
@@ -16,6 +18,7 @@ interface RawRunOptions {
   keepEnv: string[];
   hostname?: string;
   name?: string;
+  template?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -29,6 +32,7 @@ function addRunOptions(c: Command): Command {
     .option("--keep-env <NAME>", "copy a variable from your environment (repeatable)", collect, [])
     .option("--hostname <name>", "host name inside (default: bbl)")
     .option("--name <name>", "sandbox name (default: from the command)")
+    .option("--template <file>", "layer template (default: the embedded one; see `bbl template`)")
     .argument("[command...]", "command and arguments (default: your shell)");
 }
 
@@ -67,6 +71,17 @@ export function toRunOptions(raw: RawRunOptions, command: string[]): RunOptions 
   };
 }
 
+function loadTemplate(file: string | undefined): Template {
+  if (file === undefined) return parseTemplate(readDefaultTemplate(), "default.yaml");
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch (e) {
+    throw new UsageError(`--template ${file}: ${(e as Error).message}`);
+  }
+  return parseTemplate(text, file);
+}
+
 /** Parses argv and runs the chosen action; resolves to the exit code. */
 export async function cli(argv: string[]): Promise<number> {
   // Everything after the first "--" is the command, never an option or a subcommand ("bbl -- doctor").
@@ -83,16 +98,21 @@ export async function cli(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: () => {} });
   addRunOptions(program).action((cmd: string[], raw: RawRunOptions) => {
+    const opts = toRunOptions(raw, [...cmd, ...tail]);
     const host = gatherHost();
-    const plan = buildPlan(toRunOptions(raw, [...cmd, ...tail]), host);
-    result = launch(plan, host.uid, host.env);
+    const plan = buildPlan(opts, host, loadTemplate(raw.template));
+    result = launch(plan, host.uid);
   });
   addRunOptions(program.command("explain").description("print what a run with these options would build"))
     .option("--json", "machine-readable output")
     .action((cmd: string[], raw: RawRunOptions & { json?: boolean }) => {
-      const plan = buildPlan(toRunOptions(raw, [...cmd, ...tail]), gatherHost());
+      const opts = toRunOptions(raw, [...cmd, ...tail]);
+      const plan = buildPlan(opts, gatherHost(), loadTemplate(raw.template));
       console.log(raw.json ? JSON.stringify(plan, null, 2) : formatPlan(plan));
     });
+  program.command("template").description("print the embedded default layer template").action(() => {
+    Deno.stdout.writeSync(new TextEncoder().encode(readDefaultTemplate()));
+  });
   program.command("doctor").description("check every requirement by trying it").action(() => {
     result = doctor();
   });

@@ -3,13 +3,14 @@
  * its own user namespace (when its ids differ from the layer's), every privilege dropped in the child,
  * the result checked from /proc before its execve, and the terminal handed to it.
  */
-import type { AppPlan } from "../plan/types.ts";
+import type { AppPlan, LayerPlan } from "../plan/types.ts";
 import { spawn, SpawnError } from "../sys/spawn.ts";
 import { closeFdsOp, dropPrivilegesOps, lastCap, privilegeProblems } from "../sys/privileges.ts";
-import { CLONE, nr } from "../sys/consts.ts";
+import { nr } from "../sys/consts.ts";
 import { check, cstr, libc } from "../sys/libc.ts";
 import { BblError, EXIT } from "../errors.ts";
 import { writeIdMaps } from "./idmap.ts";
+import { cloneFlags, timeNsOp } from "./spawn_layer.ts";
 
 function isExecutableFile(p: string): boolean {
   try {
@@ -36,27 +37,28 @@ function enterWorkingDir(app: AppPlan): void {
   }
 }
 
-export interface StartedApp {
-  pid: number;
-}
-
-/** Spawns the app; returns once it has exec'd (or throws with the exit code a shell would use). */
-export function startApp(app: AppPlan): StartedApp {
+/**
+ * Spawns the app layer's process, the app itself; returns its pid once it has exec'd (or throws with
+ * the exit code a shell would use). Whatever the template says, the app never keeps a capability.
+ */
+export function startApp(layer: LayerPlan): number {
+  const app = layer.app!;
   enterWorkingDir(app);
   const path = resolveCommand(app.argv[0], app.env.PATH ?? "");
   const ops = [closeFdsOp(3)];
   if (!app.foreground) ops.push({ what: "starting a new session", nr: nr("setsid"), args: [] });
+  if (layer.unshare.includes("time")) ops.push(timeNsOp());
   ops.push(...dropPrivilegesOps(lastCap()));
   try {
-    const pid = spawn({
-      flags: app.uidMap ? CLONE.NEWUSER : 0,
+    return spawn({
+      flags: cloneFlags(layer.unshare),
       path,
       argv: app.argv,
       env: Object.entries(app.env).map(([k, v]) => `${k}=${v}`),
-      pdeathsig: 9,
+      pdeathsig: 0, // its parent layer exits; the pid namespace's init outlives it
       ops,
       beforeRelease: (pid) => {
-        if (app.uidMap && app.gidMap) writeIdMaps(pid, app.uidMap, app.gidMap);
+        if (layer.uidMap && layer.gidMap) writeIdMaps(pid, layer.uidMap, layer.gidMap);
         if (app.foreground) {
           // Like a shell starting a job: its own process group, made the terminal's foreground one,
           // so Ctrl-C and Ctrl-\ reach the app (and only the app) straight from the terminal.
@@ -71,7 +73,6 @@ export function startApp(app: AppPlan): StartedApp {
         }
       },
     });
-    return { pid };
   } catch (e) {
     if (e instanceof SpawnError && e.isExec) {
       const code = e.code === "ENOENT" ? EXIT.NOT_FOUND : EXIT.CANNOT_EXEC;

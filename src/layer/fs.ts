@@ -1,12 +1,20 @@
 /**
- * Applies a layer's filesystem plan onto a fresh tmpfs, then pivots into it. Order (as bubblewrap):
- * make the inherited tree a slave, mount the new root, apply the plan parents first, pivot, detach
- * the old root, and finally make the requested mounts read-only.
+ * Builds a layer's new root on a tmpfs from its filesystem plan, then pivots into it. Order (as in
+ * bubblewrap): make the inherited tree a slave, mount the new root, apply the plan (already ordered
+ * parents first by the planner), add /sbxdir, pivot, detach the old root, and only then make the
+ * requested mounts read-only (so nothing needed writing too early).
+ *
+ * Symlinks: every destination is created by us inside the new tmpfs, and an existing component that
+ * is a symlink (planted by an earlier step, or by a source bound there) is refused, not followed. Bind
+ * sources are opened once (O_PATH) and bound through that descriptor, so what was checked is what
+ * gets mounted.
  */
-import type { FsOp } from "../plan/types.ts";
+import type { FsOp, LayerPlan } from "../plan/types.ts";
 import { bindMount, mount, pivotInto, remountReadonly, setAttrRecursive } from "../sys/mount.ts";
-import { MOUNT_ATTR, MS } from "../sys/consts.ts";
+import { MOUNT_ATTR, MS, O } from "../sys/consts.ts";
+import { check, cstr, libc } from "../sys/libc.ts";
 import { BblError } from "../errors.ts";
+import { allLayers } from "../plan/tree.ts";
 
 const DEV_NODES = ["null", "zero", "full", "random", "urandom", "tty"];
 /** /proc entries that would let root-in-the-namespace change host-wide settings; bound read-only. */
@@ -21,15 +29,10 @@ function lstat(p: string): Deno.FileInfo | null {
   }
 }
 
-/**
- * Creates dest's missing parents inside the new root. Every existing component must be a real
- * directory: a symlink there (planted by an earlier step) could point anywhere on the host, so it is
- * refused rather than followed.
- */
+/** Creates dest's missing parents; every existing component must be a real directory. */
 function prepareParents(root: string, dest: string): void {
   let cur = root;
-  const parts = dest.split("/").filter(Boolean);
-  for (const part of parts.slice(0, -1)) {
+  for (const part of dest.split("/").filter(Boolean).slice(0, -1)) {
     cur = `${cur}/${part}`;
     const st = lstat(cur);
     if (st === null) Deno.mkdirSync(cur, { mode: 0o755 });
@@ -56,68 +59,170 @@ function tmpfs(what: string, at: string, mode: number, size?: number): void {
   mount(what, "tmpfs", at, "tmpfs", MS.NOSUID | MS.NODEV, data);
 }
 
-function applyOne(root: string, op: FsOp, readonlyLater: string[]): void {
+/** Binds `src` at `dest` through an O_PATH descriptor (the object checked is the object mounted). */
+function bindByFd(src: string, dest: string, root: string, readonly: boolean, optional: boolean): void {
+  const what = `mounting ${src} at ${dest}`;
+  const fd = libc.open(cstr(src), O.PATH | O.CLOEXEC, 0);
+  if (fd < 0) {
+    if (optional && lstat(src) === null) return;
+    check(fd, what, "open");
+  }
+  try {
+    const isDir = Deno.statSync(`/proc/self/fd/${fd}`).isDirectory;
+    const at = mountPoint(root, dest, !isDir);
+    bindMount(what, `/proc/self/fd/${fd}`, at, readonly);
+  } finally {
+    libc.close(fd);
+  }
+}
+
+/** Overlay options are comma- and colon-separated; such characters in paths would change their meaning. */
+function overlayPath(p: string): string {
+  if (/[,:\\]/.test(p)) throw new BblError(`overlay path ${p}: ',', ':' and '\\' are not supported`);
+  return p;
+}
+
+interface Applying {
+  root: string;
+  /** A scratch directory of this layer in the instance directory (as this layer sees it). */
+  scratch: string;
+  readonlyLater: string[];
+}
+
+function applyOne(a: Applying, op: FsOp, index: number): void {
+  const { root } = a;
   switch (op.kind) {
-    case "tmpfs": {
-      const at = mountPoint(root, op.dest, false);
-      tmpfs(`mounting a tmpfs at ${op.dest}`, at, op.mode, op.size);
-      if (op.readonly) readonlyLater.push(op.dest);
+    case "tmpfs":
+    case "rotmpfs": {
+      tmpfs(`mounting a tmpfs at ${op.dest}`, mountPoint(root, op.dest, false), op.mode, op.size);
+      if (op.kind === "rotmpfs") a.readonlyLater.push(op.dest);
       return;
     }
     case "bind":
     case "robind":
+      return bindByFd(op.src, op.dest, root, op.kind === "robind", op.optional ?? false);
     case "same":
     case "rosame": {
-      const src = op.kind === "bind" || op.kind === "robind" ? op.src : op.dest;
-      const ro = op.kind === "robind" || op.kind === "rosame";
-      const st = lstat(src);
+      const st = lstat(op.src);
       if (st === null) {
         if (op.optional) return;
-        throw new BblError(`mounting ${src} at ${op.dest}: ENOENT (the source does not exist)`);
+        throw new BblError(`mounting ${op.src} at ${op.dest}: ENOENT (the source does not exist)`);
       }
-      if (st.isSymlink && (op.kind === "same" || op.kind === "rosame")) {
+      if (st.isSymlink) {
         prepareParents(root, op.dest);
-        Deno.symlinkSync(Deno.readLinkSync(src), root + op.dest);
+        Deno.symlinkSync(Deno.readLinkSync(op.src), root + op.dest);
         return;
       }
-      const isDir = Deno.statSync(src).isDirectory;
-      const at = mountPoint(root, op.dest, !isDir);
-      bindMount(`mounting ${src} at ${op.dest}`, src, at, ro);
+      return bindByFd(op.src, op.dest, root, op.kind === "rosame", false);
+    }
+    case "dir":
+      Deno.chmodSync(mountPoint(root, op.dest, false), op.mode);
+      return;
+    case "file":
+    case "rofile": {
+      prepareParents(root, op.dest);
+      const p = root + op.dest;
+      if (lstat(p) !== null) throw new BblError(`${op.dest}: already exists in the new root`);
+      Deno.writeTextFileSync(p, op.content, { mode: op.mode, createNew: true });
+      Deno.chmodSync(p, op.mode);
+      if (op.kind === "rofile") {
+        mount(`protecting ${op.dest}`, p, p, null, MS.BIND);
+        a.readonlyLater.push(op.dest);
+      }
       return;
     }
-    case "dir": {
-      const at = mountPoint(root, op.dest, false);
-      Deno.chmodSync(at, op.mode);
-      return;
-    }
-    case "symlink": {
+    case "symlink":
       prepareParents(root, op.dest);
       Deno.symlinkSync(op.target, root + op.dest);
       return;
-    }
     case "proc": {
       const at = mountPoint(root, op.dest, false);
       mount(`mounting /proc at ${op.dest}`, "proc", at, "proc", MS.NOSUID | MS.NODEV | MS.NOEXEC);
       for (const sub of PROC_READONLY) {
         const p = `${at}/${sub}`;
-        if (lstat(p) === null) continue;
-        bindMount(`protecting ${op.dest}/${sub}`, p, p, true);
+        if (lstat(p) !== null) bindMount(`protecting ${op.dest}/${sub}`, p, p, true);
       }
       return;
     }
+    case "devpts":
+      mount(
+        `mounting a devpts at ${op.dest}`,
+        "devpts",
+        mountPoint(root, op.dest, false),
+        "devpts",
+        MS.NOSUID | MS.NOEXEC,
+        "newinstance,ptmxmode=0666,mode=620",
+      );
+      return;
+    case "mqueue":
+      mount(
+        `mounting mqueue at ${op.dest}`,
+        "mqueue",
+        mountPoint(root, op.dest, false),
+        "mqueue",
+        MS.NOSUID | MS.NODEV | MS.NOEXEC,
+      );
+      return;
     case "dev":
-      return makeDev(root, op.dest, op.console, readonlyLater);
+      return makeDev(a, op.dest, op.from, op.console);
+    case "mask":
+      return mask(a, op.src, op.dest, op.optional ?? false);
+    case "overlay": {
+      const at = mountPoint(root, op.dest, false);
+      const data = `lowerdir=${op.lower.map(overlayPath).join(":")},upperdir=${overlayPath(op.upper)},workdir=${
+        overlayPath(op.work)
+      },userxattr`;
+      mount(`mounting an overlay at ${op.dest}`, "overlay", at, "overlay", MS.NOSUID | MS.NODEV, data);
+      return;
+    }
+    case "tmp-overlay": {
+      // The upper layer lives on a tmpfs of this mount namespace, on a scratch directory of the instance.
+      const dir = `${a.scratch}/tmp-overlay-${index}`;
+      Deno.mkdirSync(dir, { mode: 0o700 });
+      tmpfs(`mounting a tmpfs for the overlay at ${op.dest}`, dir, 0o755);
+      Deno.mkdirSync(`${dir}/upper`);
+      Deno.mkdirSync(`${dir}/work`);
+      const at = mountPoint(root, op.dest, false);
+      const data = `lowerdir=${
+        op.lower.map(overlayPath).join(":")
+      },upperdir=${dir}/upper,workdir=${dir}/work,userxattr`;
+      mount(`mounting an overlay at ${op.dest}`, "overlay", at, "overlay", MS.NOSUID | MS.NODEV, data);
+      return;
+    }
     case "remount-ro":
-      readonlyLater.push(op.dest);
+      a.readonlyLater.push(op.dest);
       return;
   }
 }
 
+/**
+ * Masks an existing path so it is empty and unreadable: a directory gets a mode-000 tmpfs, anything
+ * else an empty mode-000 file (for a device too: stronger than /dev/null, which could be written).
+ */
+function mask(a: Applying, src: string, dest: string, optional: boolean): void {
+  const st = lstat(src);
+  if (st === null) {
+    if (optional) return;
+    throw new BblError(`masking ${dest}: ENOENT (nothing there to mask)`);
+  }
+  const at = a.root + dest;
+  if (lstat(at)?.isSymlink) throw new BblError(`masking ${dest}: refusing to mount over a symlink`);
+  if (st.isDirectory) {
+    tmpfs(`masking ${dest}`, at, 0o000);
+  } else {
+    const empty = `${a.scratch}/mask`;
+    if (lstat(empty) === null) Deno.writeFileSync(empty, new Uint8Array(), { mode: 0o000 });
+    Deno.chmodSync(empty, 0o000);
+    mount(`masking ${dest}`, empty, at, null, MS.BIND);
+  }
+  a.readonlyLater.push(dest);
+}
+
 /** The minimal /dev: host device nodes bound (mknod is impossible in a user namespace), a new devpts. */
-function makeDev(root: string, dest: string, consoleTty: string | undefined, readonlyLater: string[]): void {
-  const at = mountPoint(root, dest, false);
+function makeDev(a: Applying, dest: string, from: string, consoleTty: string | undefined): void {
+  const at = mountPoint(a.root, dest, false);
   mount(`mounting a tmpfs at ${dest}`, "tmpfs", at, "tmpfs", MS.NOSUID, "mode=0755");
-  const nodes: [string, string][] = DEV_NODES.map((n) => [`/dev/${n}`, n]);
+  const nodes: [string, string][] = DEV_NODES.map((n) => [`${from}/${n}`, n]);
   if (consoleTty) nodes.push([consoleTty, "console"]);
   for (const [src, node] of nodes) {
     const p = `${at}/${node}`;
@@ -140,22 +245,36 @@ function makeDev(root: string, dest: string, consoleTty: string | undefined, rea
   tmpfs(`mounting a tmpfs at ${dest}/shm`, `${at}/shm`, 0o1777);
   Deno.symlinkSync("/proc/self/fd", `${at}/fd`);
   ["stdin", "stdout", "stderr"].forEach((n, i) => Deno.symlinkSync(`/proc/self/fd/${i}`, `${at}/${n}`));
-  // The directory is owned by the layer's root, which is the app's user: read-only so the app cannot
-  // plant files in /dev.
-  readonlyLater.push(dest);
+  // Owned by the layer's root, which is the app's user: read-only so the app cannot plant files here.
+  a.readonlyLater.push(dest);
 }
 
 /**
- * Builds the new root at `rootMount` from `ops` (the first op must be the tmpfs for "/") and pivots
- * into it. Runs in the layer's own mount namespace: nothing here is visible on the host.
+ * /sbxdir: a read-only tmpfs with apps/ (AppImage mounts, shared with the layers below), temp/ (a
+ * writable tmpfs for helpers) and plans/ (the plans of the layers below this one, nothing else).
  */
-export function buildRoot(rootMount: string, ops: FsOp[]): void {
-  mount("detaching from the host's mount propagation", null, "/", null, MS.SLAVE | MS.REC);
-  if (ops[0]?.kind !== "tmpfs" || ops[0].dest !== "/") {
-    throw new BblError("the filesystem plan must start with a tmpfs at /");
+function makeSbxdir(a: Applying, layer: LayerPlan): void {
+  const at = mountPoint(a.root, "/sbxdir", false);
+  tmpfs("mounting /sbxdir", at, 0o755);
+  Deno.mkdirSync(`${at}/apps`);
+  Deno.mkdirSync(`${at}/plans`);
+  for (const l of layer.sublayers.flatMap(allLayers)) {
+    const { sublayers: _, ...own } = l;
+    Deno.writeTextFileSync(`${at}/plans/${l.name}.json`, JSON.stringify(own, null, 2) + "\n");
   }
-  const readonlyLater: string[] = [];
-  for (const op of ops) applyOne(rootMount, op, readonlyLater);
-  pivotInto(rootMount);
-  for (const dest of readonlyLater) remountReadonly(`making ${dest} read-only`, dest);
+  Deno.mkdirSync(`${at}/temp`);
+  tmpfs("mounting /sbxdir/temp", `${at}/temp`, 0o1777);
+  a.readonlyLater.push("/sbxdir");
+}
+
+/** Builds the layer's new root at its rootMount and pivots into it. Runs in the layer's own mount namespace. */
+export function buildRoot(layer: LayerPlan): void {
+  const root = layer.rootMount!;
+  mount("detaching from the parent's mount propagation", null, "/", null, MS.SLAVE | MS.REC);
+  const a: Applying = { root, scratch: `${root}.scratch`, readonlyLater: [] };
+  Deno.mkdirSync(a.scratch, { mode: 0o700 });
+  layer.fs.forEach((op, i) => applyOne(a, op, i));
+  if (layer.sbxdir) makeSbxdir(a, layer);
+  pivotInto(root);
+  for (const dest of a.readonlyLater) remountReadonly(`making ${dest} read-only`, dest);
 }

@@ -1,44 +1,133 @@
 /**
- * The layer runner: what bbl re-executes as inside each new set of namespaces (see src/selfexec.ts).
- * It reads its plan from fd 3, builds the layer, starts the app and stays as the namespace's pid-1
- * init: it reaps every orphan, forwards signals to the app and exits with the app's status.
+ * The layer runner: what bbl re-executes as inside each layer's new namespaces (see src/selfexec.ts).
+ * It reads its plan (its own layer and those below) from fd 3, sets the layer up (loopback, hostname,
+ * new root), starts its helpers, then its sublayers (the app layer's process is the app itself).
+ *
+ * A layer with a pid namespace stays as that namespace's init: it reaps every orphan, forwards
+ * signals to the app (or to the init of a nested pid namespace that holds it) and exits with the
+ * app's status. Any other layer exits once its sublayers run. Who the app is reaches the init through
+ * the report pipe (fd 4 below an init): "app PID" from the layer that started it, or "fail CODE" from
+ * a layer that could not set up.
  *
  * Imports only local modules (no npm packages): it starts once per layer, so it must load fast.
  */
 import type { Plan } from "../plan/types.ts";
+import { containsApp } from "../plan/tree.ts";
 import { buildRoot } from "./fs.ts";
 import { startApp } from "./app.ts";
+import { startHelper } from "./helpers.ts";
+import { PLAN_FD, REPORT_FD, spawnLayer } from "./spawn_layer.ts";
 import { loopbackUp } from "../sys/net.ts";
 import { check, cstr, libc } from "../sys/libc.ts";
 import { waitChild } from "../sys/process.ts";
-import { FORWARDED_SIGNALS, SIG } from "../sys/consts.ts";
-import { reportAndExit } from "../report.ts";
-import { PLAN_FD } from "./plan_fd.ts";
+import { FORWARDED_SIGNALS, O, SIG } from "../sys/consts.ts";
+import { BblError, EXIT } from "../errors.ts";
+import { SysError } from "../sys/errno.ts";
 
-async function main(): Promise<number> {
-  // Listeners first: as pid 1, a signal without a handler is dropped, even one forwarded to us.
-  let appPid = -1;
-  for (const sig of FORWARDED_SIGNALS) {
-    Deno.addSignalListener(sig, () => {
-      if (appPid > 0) libc.kill(appPid, SIG[sig]);
-    });
-  }
-  const plan: Plan = JSON.parse(Deno.readTextFileSync(`/proc/self/fd/${PLAN_FD}`));
-  libc.close(PLAN_FD);
-  const layer = plan.layers[0];
+function report(fd: number, line: string): void {
+  if (fd >= 0) libc.write(fd, cstr(line + "\n").subarray(0, line.length + 1), BigInt(line.length + 1));
+}
+
+function pipe(): [number, number] {
+  const fds = new Int32Array(2);
+  check(libc.pipe2(new Uint8Array(fds.buffer), O.CLOEXEC), "creating the report pipe", "pipe2");
+  return [fds[0], fds[1]];
+}
+
+/** Sets the layer up and starts everything below it; returns the pid to report as "the app", if any. */
+async function startLayer(plan: Plan, reportTo: number): Promise<number | null> {
+  const layer = plan.root;
   if (layer.unshare.includes("net")) loopbackUp();
-  if (layer.hostname !== undefined && layer.unshare.includes("uts")) {
+  if (layer.hostname !== undefined) {
     const name = cstr(layer.hostname);
     check(libc.sethostname(name, BigInt(name.length - 1)), `setting the hostname to ${layer.hostname}`, "sethostname");
   }
-  if (layer.rootMount) buildRoot(layer.rootMount, layer.fs);
+  if (layer.rootMount) buildRoot(layer);
+  for (const h of layer.helpers) await startHelper(h, layer.env);
+  let appPid: number | null = null;
+  for (const sub of layer.sublayers) {
+    if (sub.app) {
+      appPid = startApp(sub);
+    } else {
+      const pid = spawnLayer({ ...plan, root: sub }, reportTo, 0);
+      // A nested pid namespace's init stands for the app it holds: it forwards and returns its status.
+      if (sub.unshare.includes("pid") && containsApp(sub)) appPid = pid;
+    }
+  }
+  return appPid;
+}
 
-  appPid = startApp(plan.app).pid;
-  // pid 1 of the namespace: every orphan is re-parented here and must be reaped.
-  for (;;) {
-    const { pid, code } = await waitChild(-1);
-    if (pid === appPid) return code; // our exit ends the namespace: the kernel kills what is left
+/** As pid 1: reap everything, learn the app's pid from the report pipe, exit with its status. */
+async function supervise(reportR: number, directApp: number | null): Promise<number> {
+  let app = directApp ?? -1;
+  const reaped = new Map<number, number>();
+  for (const sig of FORWARDED_SIGNALS) {
+    Deno.addSignalListener(sig, () => {
+      if (app > 0) libc.kill(app, SIG[sig]);
+    });
+  }
+  return await new Promise<number>((resolve) => {
+    (async () => {
+      const buf = new Uint8Array(256);
+      let text = "";
+      for (;;) {
+        const n = Number(await libc.read_async(reportR, buf, BigInt(buf.length)));
+        if (n <= 0) break;
+        text += new TextDecoder().decode(buf.subarray(0, n));
+        for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n")) {
+          const [what, value] = text.slice(0, i).split(" ");
+          text = text.slice(i + 1);
+          if (what === "app") {
+            app = Number(value);
+            if (reaped.has(app)) resolve(reaped.get(app)!);
+          } else if (what === "fail") resolve(Number(value));
+        }
+      }
+      // Every layer below has exited or exec'd: no app was reported, so a layer failed (and said why).
+      if (app < 0) resolve(EXIT.BBL);
+    })();
+    (async () => {
+      for (;;) {
+        const { pid, code } = await waitChild(-1);
+        if (pid === app) return resolve(code); // our exit ends the namespace: the kernel kills the rest
+        reaped.set(pid, code);
+      }
+    })();
+  });
+}
+
+async function main(): Promise<number> {
+  const plan: Plan = JSON.parse(Deno.readTextFileSync(`/proc/self/fd/${PLAN_FD}`));
+  libc.close(PLAN_FD);
+  const isInit = plan.root.unshare.includes("pid");
+  // Below an init the report pipe is fd 4; an init opens its own for the layers below it. (Without a
+  // report pipe, fd 4 is one of the runtime's own descriptors and must be left alone.)
+  const inherited = plan.reporting ? REPORT_FD : -1;
+  let reportTo = isInit ? -1 : inherited;
+  let reportR = -1;
+  try {
+    if (isInit) {
+      if (inherited >= 0) libc.close(inherited); // this layer reports through its own exit status
+      [reportR, reportTo] = pipe();
+    }
+    const app = await startLayer(plan, reportTo);
+    if (!isInit) {
+      if (app !== null) report(reportTo, `app ${app}`);
+      return 0;
+    }
+    libc.close(reportTo); // the layers below hold the only write ends now: EOF when they are all done
+    return await supervise(reportR, app);
+  } catch (e) {
+    const code = e instanceof BblError ? e.exit : EXIT.BBL;
+    if (!isInit) report(inherited, `fail ${code}`);
+    throw e;
   }
 }
 
-main().then((code) => Deno.exit(code), reportAndExit);
+main().then((code) => Deno.exit(code), (e) => {
+  const msg = e instanceof BblError || e instanceof SysError
+    ? e.message
+    : `internal error: ${(e as Error)?.stack ?? e}`;
+  console.error(`bbl: ${msg}`);
+  Deno.exit(e instanceof BblError ? e.exit : EXIT.BBL);
+});

@@ -1,56 +1,72 @@
 /** Renders a Plan as an indented tree a person can read (`bbl explain`). */
-import type { FsOp, IdMap, Plan } from "./types.ts";
+import type { FsOp, IdMap, LayerPlan, Plan } from "./types.ts";
 
 const maps = (m?: IdMap[]) =>
-  m?.map((x) => `${x.inside}->${x.outside}` + (x.count > 1 ? `(+${x.count})` : "")).join(",") ?? "-";
+  m?.map((x) => `${x.inside}->${x.outside}` + (x.count > 1 ? `(+${x.count})` : "")).join(",");
+const opt = (o: { optional?: boolean }) => o.optional ? " (optional)" : "";
 
-function fsLine(op: FsOp): string {
+export function fsLine(op: FsOp): string {
+  const k = op.kind.padEnd(11);
   switch (op.kind) {
     case "tmpfs":
-      return `tmpfs    ${op.dest} mode=${op.mode.toString(8)}${op.size ? ` size=${op.size}` : ""}${
-        op.readonly ? " ro" : ""
-      }`;
+    case "rotmpfs":
+      return `${k} ${op.dest} mode=${op.mode.toString(8).padStart(4, "0")}${op.size ? ` size=${op.size}` : ""}`;
     case "bind":
     case "robind":
-      return `${op.kind.padEnd(8)} ${op.src} -> ${op.dest}${op.optional ? " (optional)" : ""}`;
     case "same":
     case "rosame":
-      return `${op.kind.padEnd(8)} ${op.dest}${op.optional ? " (optional)" : ""}`;
+    case "mask":
+      return `${k} ${op.dest} <- ${op.src}${opt(op)}`;
     case "dir":
-      return `dir      ${op.dest} mode=${op.mode.toString(8)}`;
+      return `${k} ${op.dest} mode=${op.mode.toString(8).padStart(4, "0")}`;
+    case "file":
+    case "rofile":
+      return `${k} ${op.dest} mode=${op.mode.toString(8).padStart(4, "0")} (${op.content.length} bytes)`;
     case "symlink":
-      return `symlink  ${op.dest} -> ${op.target}`;
+      return `${k} ${op.dest} -> ${op.target}`;
     case "dev":
-      return `dev      ${op.dest}${op.console ? ` (console: ${op.console})` : ""}`;
+      return `${k} ${op.dest} <- ${op.from}${op.console ? ` (console ${op.console})` : ""}`;
+    case "overlay":
+      return `${k} ${op.dest} <- ${op.lower.join(":")} (upper ${op.upper})`;
+    case "tmp-overlay":
+      return `${k} ${op.dest} <- ${op.lower.join(":")} (upper on tmpfs)`;
     default:
-      return `${op.kind.padEnd(8)} ${op.dest}`;
+      return `${k} ${op.dest}`;
   }
 }
 
-export function formatPlan(plan: Plan): string {
-  const out = [`instance ${plan.instance} (${plan.instanceDir})`];
-  for (const [i, l] of plan.layers.entries()) {
-    const pad = "  ".repeat(i + 1);
-    out.push(
-      `${pad}${l.name}: unshare ${l.unshare.join(",")}; uid ${maps(l.uidMap)}; gid ${maps(l.gidMap)}` +
-        (l.hostname ? `; hostname ${l.hostname}` : ""),
-    );
-    if (l.rootMount) out.push(`${pad}  new root on ${l.rootMount}:`, ...l.fs.map((op) => `${pad}    ${fsLine(op)}`));
+function layerLines(l: LayerPlan, pad: string): string[] {
+  const facts = [
+    `unshare ${l.unshare.join(",") || "-"}`,
+    ...(l.uidMap ? [`uid ${maps(l.uidMap)}`, `gid ${maps(l.gidMap)}`] : []),
+    ...(l.dropCaps ? ["caps dropped"] : []),
+    ...(l.noNewPrivs ? ["no_new_privs"] : []),
+    ...(l.hostname !== undefined ? [`hostname ${l.hostname}`] : []),
+    ...(l.unshare.includes("pid") ? ["stays as init"] : l.app ? [] : ["exits once its sublayers run"]),
+  ];
+  const out = [`${pad}${l.name}${l.app ? " (app)" : ""}: ${facts.join("; ")}`];
+  const p = pad + "  ";
+  if (l.runner) out.push(`${p}runner: ${l.runner.argv.join(" ")}`);
+  if (l.rootMount) {
+    out.push(`${p}new root on ${l.rootMount}:`, ...l.fs.map((op) => `${p}  ${fsLine(op)}`));
+    if (l.sbxdir) out.push(`${p}  sbxdir      /sbxdir (apps/, temp/, plans of the layers below)`);
   }
-  const a = plan.app;
-  const pad = "  ".repeat(plan.layers.length + 1);
-  out.push(`${pad}app: ${JSON.stringify(a.argv)}`);
-  out.push(
-    `${pad}  ids: ${
-      a.uidMap ? `own user namespace, uid ${maps(a.uidMap)}, gid ${maps(a.gidMap)}` : "the layer's root"
-    }`,
-  );
-  out.push(
-    `${pad}  privileges: no_new_privs, every capability dropped; ${
-      a.foreground ? "terminal foreground" : "new session"
-    }`,
-  );
-  out.push(`${pad}  cwd: ${a.cwd} (else ${a.home})`);
-  out.push(`${pad}  env: ${Object.keys(a.env).sort().map((k) => `${k}=${a.env[k]}`).join(" ")}`);
-  return out.join("\n");
+  for (const h of l.helpers) {
+    const wait = h.wait
+      ? ("path" in h.wait ? `, ready when ${h.wait.path} exists` : `, ready when ${h.wait.socket} accepts`)
+      : "";
+    out.push(`${p}helper: ${JSON.stringify(h.run)}${wait}`);
+  }
+  if (l.app) {
+    const a = l.app;
+    out.push(`${p}app: ${JSON.stringify(a.argv)}`);
+    out.push(`${p}  cwd ${a.cwd} (else ${a.home}); ${a.foreground ? "terminal foreground" : "new session"}`);
+    out.push(`${p}  env ${Object.keys(a.env).sort().map((k) => `${k}=${a.env[k]}`).join(" ")}`);
+  }
+  for (const s of l.sublayers) out.push(...layerLines(s, p));
+  return out;
+}
+
+export function formatPlan(plan: Plan): string {
+  return [`instance ${plan.instance} (${plan.instanceDir})`, ...layerLines(plan.root, "  ")].join("\n");
 }

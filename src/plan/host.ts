@@ -1,4 +1,6 @@
 /** Facts about the invoking user and host that the planner needs. Gathered once by the launcher. */
+import type { RunnerFacts } from "../selfexec.ts";
+
 export interface HostFacts {
   uid: number;
   gid: number;
@@ -13,4 +15,7 @@ export interface HostFacts {
   terminalForeground: boolean;
   /** Where per-instance directories live: $XDG_RUNTIME_DIR/bbl, or /tmp/bbl-UID when it is unset. */
   instanceBase: string;
+  runner: RunnerFacts;
+  /** The never-access paths that exist, resolved (realpath) so a symlink cannot dodge the mask. */
+  neverAccess: string[];
 }

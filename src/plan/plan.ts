@@ -1,11 +1,18 @@
 /**
- * The planner: run options + host facts -> a complete Plan. Pure: no I/O, so everything a run will do
- * can be printed (`bbl explain`) and unit-tested.
+ * The planner: a layer template + run options + host facts -> a complete Plan. Pure (no I/O), so
+ * everything a run will do can be printed (`bbl explain`) and unit-tested.
+ *
+ * It resolves every path for the view of the process that will use it: a layer's host-path sources
+ * (and its runner, exec'd by its parent) are prefixed with where the host is visible to that process
+ * (`host_at` of the nearest ancestor with a new root; "" for the host itself).
  */
-import type { AppPlan, FsOp, LayerPlan, Namespace, Plan } from "./types.ts";
+import type { AppPlan, FsOp, IdMap, LayerPlan, Namespace, Plan } from "./types.ts";
 import type { HostFacts } from "./host.ts";
+import type { Template, TemplateFs, TemplateLayer } from "./template.ts";
+import { substitute } from "./template.ts";
 import { buildEnv } from "./env.ts";
 import { UsageError } from "../errors.ts";
+import { runnerCommand } from "../selfexec.ts";
 
 export interface RunOptions {
   /** The command and its arguments; empty: the user's shell. */
@@ -20,19 +27,321 @@ export interface RunOptions {
   name?: string;
 }
 
-/** Host system directories bound read-only at the same path; symlinks (merged /usr) stay symlinks. */
-export const SYSTEM_PATHS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"];
-
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** Destinations a template may not use: bbl owns them. */
+const RESERVED = ["/sbxdir"];
 
-/** A sandbox name from a command or file name: "FreeCAD_1.0-x86_64.AppImage" style input is trimmed. */
+/** A sandbox name from a command or file name. */
 export function defaultName(command: string[]): string {
   const base = (command[0] ?? "shell").split("/").pop() ?? "shell";
   const cleaned = base.replace(/[^A-Za-z0-9_.-]+/g, "_").replace(/^[._-]+/, "");
   return cleaned.slice(0, 64) || "sandbox";
 }
 
-export function buildPlan(opts: RunOptions, host: HostFacts): Plan {
+function parseMode(v: string | number | undefined, dflt: number, where: string): number {
+  if (v === undefined) return dflt;
+  const n = typeof v === "number" ? v : /^0?[0-7]{3,4}$/.test(v) ? parseInt(v, 8) : NaN;
+  if (!Number.isInteger(n) || n < 0 || n > 0o7777) throw new UsageError(`${where}: mode must be octal like "0755"`);
+  return n;
+}
+
+const depth = (p: string) => p.split("/").filter(Boolean).length;
+const pathIn = (child: string, parent: string) => parent === "/" || child === parent || child.startsWith(parent + "/");
+
+/**
+ * Later steps for the same destination replace earlier ones; then parents before children (stable
+ * otherwise). remount-ro steps go last: they apply once everything is mounted.
+ */
+export function orderFs(ops: FsOp[]): FsOp[] {
+  const last = new Map<string, number>();
+  ops.forEach((op, i) => op.kind !== "remount-ro" && last.set(op.dest, i));
+  const rank = (op: FsOp) => op.kind === "remount-ro" ? 1000 : depth(op.dest);
+  const kept = ops.map((op, i) => ({ op, i })).filter(({ op, i }) =>
+    op.kind === "remount-ro" || last.get(op.dest) === i
+  );
+  return kept.sort((a, b) => rank(a.op) - rank(b.op) || a.i - b.i).map(({ op }) => op);
+}
+
+interface Ctx {
+  /** Where the host's root is visible to the process that starts this layer; null: not visible. */
+  hostView: string | null;
+  /** The uid/gid the starting process has in its user namespace. */
+  uid: number;
+  gid: number;
+  /** The starting process holds capabilities in its user namespace. */
+  privileged: boolean;
+  /**
+   * Where the starting process has usable device nodes and the user's terminal: host paths at first,
+   * then the /dev a layer built (device binds need a mount without nodev, which /zrootfs is not).
+   */
+  dev: string | null;
+  console: string | null;
+}
+
+class Planner {
+  private apps: string[] = [];
+  constructor(
+    private t: Template,
+    private opts: RunOptions,
+    private host: HostFacts,
+    private vars: Record<string, string>,
+    private app: AppPlan,
+    private instanceDir: string,
+  ) {}
+
+  private fail(label: string, msg: string): never {
+    throw new UsageError(`${this.t.file}: ${label}: ${msg}`);
+  }
+
+  private sub(s: string, label: string): string {
+    return substitute(s, this.vars, () => `${this.t.file}: ${label}`);
+  }
+
+  private ids(l: TemplateLayer, ctx: Ctx): { uidMap?: IdMap[]; gidMap?: IdMap[]; uid: number; gid: number } {
+    const hasUser = (l.unshare ?? []).includes("user");
+    if (!hasUser) {
+      if (l.ids !== undefined) this.fail(`${l.name}.ids`, "ids need 'user' in unshare");
+      return { uid: ctx.uid, gid: ctx.gid };
+    }
+    const ids = l.ids ?? "root";
+    if (ids === "root") {
+      return {
+        uidMap: [{ inside: 0, outside: ctx.uid, count: 1 }],
+        gidMap: [{ inside: 0, outside: ctx.gid, count: 1 }],
+        uid: 0,
+        gid: 0,
+      };
+    }
+    const uid = this.opts.uid ?? this.host.uid, gid = this.opts.gid ?? this.host.gid;
+    if (ids === "user") {
+      return {
+        uidMap: [{ inside: uid, outside: ctx.uid, count: 1 }],
+        gidMap: [{ inside: gid, outside: ctx.gid, count: 1 }],
+        uid,
+        gid,
+      };
+    }
+    const toMap = (rows: number[][]) => rows.map(([inside, outside, count]) => ({ inside, outside, count }));
+    const uidMap = toMap(ids.uid), gidMap = toMap(ids.gid);
+    const own = (m: IdMap[], outer: number) => m.find((r) => outer >= r.outside && outer < r.outside + r.count);
+    const u = own(uidMap, ctx.uid), g = own(gidMap, ctx.gid);
+    if (!u || !g) this.fail(`${l.name}.ids`, `the maps must include the parent's own ids (${ctx.uid}/${ctx.gid})`);
+    return { uidMap, gidMap, uid: u.inside + ctx.uid - u.outside, gid: g.inside + ctx.gid - g.outside };
+  }
+
+  private fsOps(l: TemplateLayer, ctx: Ctx): FsOp[] {
+    const hostView = ctx.hostView;
+    const ops: FsOp[] = [];
+    const host = (p: string, label: string) => {
+      if (hostView === null) this.fail(label, "the host's files are not visible here (no ancestor root has host_at)");
+      return hostView + p;
+    };
+    (l.fs ?? []).forEach((f: TemplateFs, i) => {
+      const label = `${l.name}.fs[${i}]`;
+      const dest = this.sub(f.dest!, `${label}.dest`).replace(/(.)\/+$/, "$1");
+      if (!dest.startsWith("/") || dest.split("/").includes("..")) {
+        this.fail(`${label}.dest`, `'${dest}' is not an absolute path`);
+      }
+      if (RESERVED.some((r) => pathIn(dest, r))) this.fail(`${label}.dest`, `${dest} is reserved for bbl`);
+      const opt = f.optional ? { optional: true } : {};
+      switch (f.kind) {
+        case "bind":
+        case "robind":
+          ops.push({ kind: f.kind, src: host(this.sub(f.src!, `${label}.src`), label), dest, ...opt });
+          break;
+        case "same":
+        case "rosame":
+          ops.push({ kind: f.kind, src: host(dest, label), dest, ...opt });
+          break;
+        case "tmpfs":
+        case "rotmpfs":
+          ops.push({ kind: f.kind, dest, mode: parseMode(f.mode, 0o755, label), ...(f.size ? { size: f.size } : {}) });
+          break;
+        case "dir":
+          ops.push({ kind: "dir", dest, mode: parseMode(f.mode, 0o755, label) });
+          break;
+        case "file":
+        case "rofile":
+          ops.push({
+            kind: f.kind,
+            dest,
+            content: this.sub(f.content ?? "", `${label}.content`),
+            mode: parseMode(f.mode, 0o644, label),
+          });
+          break;
+        case "symlink":
+          ops.push({ kind: "symlink", dest, target: this.sub(f.target!, `${label}.target`) });
+          break;
+        case "dev":
+          if (ctx.dev === null) this.fail(label, "no device nodes to bind: the parent's new root has no dev");
+          ops.push({ kind: "dev", dest, from: ctx.dev, ...(ctx.console ? { console: ctx.console } : {}) });
+          break;
+        case "mask":
+          ops.push({ kind: "mask", src: host(dest, label), dest, ...opt });
+          break;
+        case "overlay":
+          ops.push({
+            kind: "overlay",
+            dest,
+            lower: f.lower!.map((p) => host(this.sub(p, `${label}.lower`), label)),
+            upper: host(this.sub(f.upper!, `${label}.upper`), label),
+            work: host(this.sub(f.work!, `${label}.work`), label),
+          });
+          break;
+        case "tmp-overlay":
+          ops.push({
+            kind: "tmp-overlay",
+            dest,
+            lower: f.lower!.map((p) => host(this.sub(p, `${label}.lower`), label)),
+          });
+          break;
+        default:
+          ops.push({ kind: f.kind as "proc" | "devpts" | "mqueue" | "remount-ro", dest });
+      }
+    });
+    if (l.mask_never_access) {
+      if (!l.host_at) this.fail(`${l.name}.mask_never_access`, "needs host_at (where the host is masked)");
+      for (const p of this.host.neverAccess) {
+        ops.push({ kind: "mask", src: host(p, l.name), dest: l.host_at + p, optional: true });
+      }
+    }
+    return orderFs(ops);
+  }
+
+  layer(l: TemplateLayer, ctx: Ctx): LayerPlan | null {
+    if (l.disabled) return null;
+    const unshare = [...new Set(l.unshare ?? [])].filter((ns) => !(ns === "net" && this.opts.shareNet)) as Namespace[];
+    const has = (ns: Namespace) => unshare.includes(ns);
+    const ids = this.ids(l, ctx);
+    const privileged = !l.drop_caps && (has("user") ? ids.uid === 0 : ctx.privileged);
+    if (!has("user") && unshare.length > 0 && !ctx.privileged) {
+      this.fail(`${l.name}.unshare`, "needs 'user' too: its parent has no capabilities to create namespaces");
+    }
+    const fs = this.fsOps(l, ctx);
+    if (fs.length > 0) {
+      if (!has("mnt")) this.fail(`${l.name}.fs`, "a new root needs 'mnt' in unshare");
+      if (!privileged) {
+        this.fail(
+          `${l.name}.fs`,
+          "this layer cannot mount: it drops capabilities or is not root in its user namespace",
+        );
+      }
+      if (fs[0].kind !== "tmpfs" || fs[0].dest !== "/") {
+        this.fail(`${l.name}.fs`, "the first step must be a tmpfs at /");
+      }
+      if (ctx.hostView === null) {
+        this.fail(
+          `${l.name}.fs`,
+          "the new root is built in the instance directory, which must be visible (host_at above)",
+        );
+      }
+    }
+    if (l.host_at && fs.length === 0) this.fail(`${l.name}.host_at`, "host_at needs a new root (fs)");
+    if (l.hostname !== undefined && !has("uts")) this.fail(`${l.name}.hostname`, "a hostname needs 'uts' in unshare");
+    const rootMount = fs.length > 0 ? `${ctx.hostView}${this.instanceDir}/${l.name}` : undefined;
+    const newDev = fs.find((f) => f.kind === "dev");
+    const childCtx: Ctx = {
+      hostView: fs.length > 0 ? (l.host_at ?? null) : ctx.hostView,
+      uid: ids.uid,
+      gid: ids.gid,
+      privileged,
+      dev: fs.length === 0 ? ctx.dev : newDev ? newDev.dest : null,
+      console: fs.length === 0 ? ctx.console : newDev && ctx.console ? `${newDev.dest}/console` : null,
+    };
+    const env = {
+      ...buildEnv({
+        host: this.host.env,
+        user: this.host.user,
+        home: this.host.home,
+        shell: this.app.env.SHELL,
+        uid: ids.uid,
+        keep: l.env?.keep ?? [],
+        set: l.env?.set ?? {},
+      }),
+    };
+    for (const k of l.env?.unset ?? []) delete env[k];
+    const plan: LayerPlan = {
+      name: l.name,
+      unshare,
+      ...(ids.uidMap ? { uidMap: ids.uidMap, gidMap: ids.gidMap } : {}),
+      dropCaps: l.drop_caps ?? false,
+      noNewPrivs: l.no_new_privs ?? false,
+      ...(rootMount ? { rootMount } : {}),
+      fs,
+      sbxdir: fs.length > 0,
+      ...(l.hostname !== undefined ? { hostname: this.sub(l.hostname, `${l.name}.hostname`) } : {}),
+      env,
+      helpers: (l.helpers ?? []).map((h, i) => ({
+        run: h.run.map((a) => this.sub(a, `${l.name}.helpers[${i}].run`)),
+        ...(h.wait?.path ? { wait: { path: this.sub(h.wait.path, `${l.name}.helpers[${i}].wait`) } } : {}),
+        ...(h.wait?.socket ? { wait: { socket: this.sub(h.wait.socket, `${l.name}.helpers[${i}].wait`) } } : {}),
+        ...(h.timeout ? { timeout: h.timeout } : {}),
+      })),
+      sublayers: [],
+    };
+    if (l.app) {
+      this.apps.push(l.name);
+      if ((l.sublayers ?? []).some((s) => !s.disabled) || fs.length > 0 || plan.helpers.length > 0) {
+        this.fail(l.name, "the app layer runs only the app: no fs, helpers or sublayers");
+      }
+      if (has("pid")) {
+        this.fail(
+          `${l.name}.unshare`,
+          "the app layer cannot have 'pid': the app would be pid 1 with no init; give its parent the pid namespace",
+        );
+      }
+      plan.app = this.app;
+      return plan;
+    }
+    for (const s of l.sublayers ?? []) {
+      const p = this.layer(s, childCtx);
+      if (p) plan.sublayers.push(p);
+    }
+    // A layer with nothing to do but exist is left out (BBL's helper layers without helpers).
+    if (plan.sublayers.length === 0 && plan.helpers.length === 0) return null;
+    if (ctx.hostView === null) {
+      this.fail(l.name, "cannot be started: its parent's root does not show the host (and bbl's runner) at host_at");
+    }
+    plan.runner = runnerCommand(this.host.runner, ctx.hostView);
+    if (has("pid") && !hasProc(plan)) {
+      this.fail(`${l.name}.unshare`, "a pid namespace needs a layer at or below it with 'mnt' that mounts proc");
+    }
+    return plan;
+  }
+
+  plan(): LayerPlan {
+    const first = this.t.root;
+    if (!(first.unshare ?? []).includes("user") || !(first.unshare ?? []).includes("pid")) {
+      this.fail(
+        `${first.name}.unshare`,
+        "the first layer must create 'user' and 'pid' (it is the sandbox's init, which bbl waits on)",
+      );
+    }
+    const root = this.layer(this.t.root, {
+      hostView: "",
+      uid: this.host.uid,
+      gid: this.host.gid,
+      privileged: false,
+      dev: "/dev",
+      console: this.host.tty,
+    });
+    if (this.apps.length !== 1 || root === null) {
+      this.fail(
+        "layer",
+        this.apps.length === 0
+          ? "no layer has app: true (exactly one must)"
+          : `more than one app layer: ${this.apps.join(", ")}`,
+      );
+    }
+    return root;
+  }
+}
+
+function hasProc(l: LayerPlan): boolean {
+  return (l.unshare.includes("mnt") && l.fs.some((f) => f.kind === "proc")) || l.sublayers.some(hasProc);
+}
+
+export function buildPlan(opts: RunOptions, host: HostFacts, template: Template): Plan {
   const name = opts.name ?? defaultName(opts.command);
   if (!NAME_RE.test(name)) {
     throw new UsageError(`invalid sandbox name '${name}': use letters, digits, '_', '.', '-' (at most 64)`);
@@ -41,47 +350,28 @@ export function buildPlan(opts: RunOptions, host: HostFacts): Plan {
   const gid = opts.gid ?? host.gid;
   const instance = `${name}-${host.pid}`;
   const instanceDir = `${host.instanceBase}/${instance}`;
-  const home = host.home;
   const shell = host.env.SHELL || "/bin/sh";
-
-  const unshare: Namespace[] = ["user", "pid", "mnt", "ipc", "uts", "cgroup"];
-  if (!opts.shareNet) unshare.push("net");
-
-  const fs: FsOp[] = [
-    { kind: "tmpfs", dest: "/", mode: 0o755 },
-    ...SYSTEM_PATHS.map((p): FsOp => ({ kind: "rosame", dest: p, optional: true })),
-    { kind: "proc", dest: "/proc" },
-    host.tty ? { kind: "dev", dest: "/dev", console: host.tty } : { kind: "dev", dest: "/dev" },
-    { kind: "tmpfs", dest: "/tmp", mode: 0o1777 },
-    { kind: "tmpfs", dest: "/run", mode: 0o755 },
-    { kind: "tmpfs", dest: `/run/user/${uid}`, mode: 0o700 },
-  ];
-  if (home !== "/") fs.push({ kind: "tmpfs", dest: home, mode: 0o700 });
-  fs.push({ kind: "remount-ro", dest: "/" });
-
-  const layer: LayerPlan = {
-    name: "layer1",
-    unshare,
-    // Root inside, mapped to the invoking user: the layer may mount, the host sees only the user.
-    uidMap: [{ inside: 0, outside: host.uid, count: 1 }],
-    gidMap: [{ inside: 0, outside: host.gid, count: 1 }],
-    rootMount: `${instanceDir}/root`,
-    fs,
-    hostname: opts.hostname ?? "bbl",
-  };
-
   const user = uid === 0 ? "root" : host.user;
   const app: AppPlan = {
     argv: opts.command.length > 0 ? opts.command : [shell],
-    env: buildEnv({ host: host.env, user, home, shell, uid, keep: opts.keepenv, set: opts.setenv }),
+    env: buildEnv({ host: host.env, user, home: host.home, shell, uid, keep: opts.keepenv, set: opts.setenv }),
     cwd: host.cwd,
-    home,
+    home: host.home,
     foreground: host.terminalForeground,
-    // Non-root ids inside: a user namespace of the app's own, mapping them to the layer's root.
-    ...(uid === 0 && gid === 0 ? {} : {
-      uidMap: [{ inside: uid, outside: 0, count: 1 }],
-      gidMap: [{ inside: gid, outside: 0, count: 1 }],
-    }),
   };
-  return { version: 1, instance, instanceDir, layers: [layer], app };
+  const vars: Record<string, string> = {
+    home: host.home,
+    user,
+    uid: String(uid),
+    gid: String(gid),
+    host_uid: String(host.uid),
+    host_gid: String(host.gid),
+    instance,
+    instance_dir: instanceDir,
+    startdir: host.cwd,
+    xdg_runtime_dir: host.env.XDG_RUNTIME_DIR ?? "",
+    hostname: opts.hostname ?? "bbl",
+  };
+  const root = new Planner(template, opts, host, vars, app, instanceDir).plan();
+  return { version: 1, instance, instanceDir, root };
 }

@@ -1,9 +1,10 @@
 /**
- * The plan: everything a run will do, computed before anything is created. It is plain JSON (the
- * launcher hands it to each layer's runner through a memfd), printable by `bbl explain`.
+ * The plan: everything a run will do, computed before anything is created. It is plain JSON (each
+ * layer's runner gets its subtree through a memfd), printable by `bbl explain`.
  */
 
-export type Namespace = "user" | "pid" | "mnt" | "net" | "ipc" | "uts" | "cgroup" | "time";
+export const NAMESPACES = ["user", "pid", "mnt", "net", "ipc", "uts", "cgroup", "time"] as const;
+export type Namespace = typeof NAMESPACES[number];
 
 /** One line of /proc/PID/uid_map or gid_map: `inside outside count`. */
 export interface IdMap {
@@ -12,22 +13,67 @@ export interface IdMap {
   count: number;
 }
 
+export const FS_KINDS = [
+  "bind",
+  "robind",
+  "same",
+  "rosame",
+  "tmpfs",
+  "rotmpfs",
+  "dir",
+  "file",
+  "rofile",
+  "symlink",
+  "devpts",
+  "proc",
+  "mqueue",
+  "dev",
+  "mask",
+  "overlay",
+  "tmp-overlay",
+  "remount-ro",
+] as const;
+export type FsKind = typeof FS_KINDS[number];
+
 /** One step of a layer's filesystem plan; `dest` is a path inside the new root. */
 export type FsOp =
-  | { kind: "tmpfs"; dest: string; mode: number; size?: number; readonly?: boolean }
+  /** Recursive bind of `src` (resolved, as seen by this layer before its pivot). */
   | { kind: "bind" | "robind"; src: string; dest: string; optional?: boolean }
-  /** Same path inside as outside; a symlink stays a symlink (as /bin -> usr/bin on merged-/usr). */
-  | { kind: "same" | "rosame"; dest: string; optional?: boolean }
+  /** Same path inside as in the host view; a symlink stays a symlink (as /bin -> usr/bin). */
+  | { kind: "same" | "rosame"; src: string; dest: string; optional?: boolean }
+  | { kind: "tmpfs" | "rotmpfs"; dest: string; mode: number; size?: number }
   | { kind: "dir"; dest: string; mode: number }
+  /** A file with the given content, created in the new root (never written through to a source). */
+  | { kind: "file" | "rofile"; dest: string; content: string; mode: number }
   | { kind: "symlink"; target: string; dest: string }
-  | { kind: "proc"; dest: string }
+  | { kind: "devpts" | "proc" | "mqueue" | "remount-ro"; dest: string }
   /**
    * The minimal /dev: null zero full random urandom tty, devpts, shm, fd links; `console` is the host
    * terminal the app inherited, bound at /dev/console so ttyname(3) can name it (its /dev/pts path
-   * belongs to the host's devpts, not the sandbox's).
+   * belongs to the host's devpts, not the sandbox's). `from` is where the host's device nodes are.
    */
-  | { kind: "dev"; dest: string; console?: string }
-  | { kind: "remount-ro"; dest: string };
+  | { kind: "dev"; dest: string; from: string; console?: string }
+  /** An existing path made empty and unreadable: directory, file or device (`src` is where it is now). */
+  | { kind: "mask"; src: string; dest: string; optional?: boolean }
+  /** Read-only lower directories (resolved) under a writable upper kept in `upper`/`work`. */
+  | { kind: "overlay"; lower: string[]; upper: string; work: string; dest: string }
+  /** An overlay whose upper lives on a tmpfs: changes are visible inside and gone at exit. */
+  | { kind: "tmp-overlay"; lower: string[]; dest: string };
+
+export interface Helper {
+  run: string[];
+  /** Readiness: wait until this path exists, or this unix socket accepts connections. */
+  wait?: { path: string } | { socket: string };
+  /** Seconds to wait for readiness (default 10). */
+  timeout?: number;
+}
+
+/** How a layer's own process is started (exec'd by its parent after clone). */
+export interface RunnerCommand {
+  path: string;
+  argv: string[];
+  env: string[];
+}
 
 export interface LayerPlan {
   name: string;
@@ -35,13 +81,26 @@ export interface LayerPlan {
   /** Present when `unshare` has user: the maps the parent writes for this layer. */
   uidMap?: IdMap[];
   gidMap?: IdMap[];
-  /** The host path the new root is built on (a directory of the instance), when the layer has one. */
+  /** Every capability dropped and/or no_new_privs set, in the child before its execve. */
+  dropCaps: boolean;
+  noNewPrivs: boolean;
+  /** Directory (in the parent's view) the new root is built on, when the layer has one. */
   rootMount?: string;
   fs: FsOp[];
+  /** Contents of /sbxdir/plans: the plans of this layer's descendants, when it has a new root. */
+  sbxdir: boolean;
   hostname?: string;
+  /** Environment for the helpers this layer starts. */
+  env: Record<string, string>;
+  helpers: Helper[];
+  /** How the parent starts this layer's runner (absent for the app layer, which is the app itself). */
+  runner?: RunnerCommand;
+  sublayers: LayerPlan[];
+  /** Present on the one layer that runs the app. */
+  app?: AppPlan;
 }
 
-/** How the app is started by the innermost layer. */
+/** How the app is started by the app layer's parent. */
 export interface AppPlan {
   /** The command as given; looked up in the sandbox's PATH when it has no slash. */
   argv: string[];
@@ -51,9 +110,6 @@ export interface AppPlan {
   home: string;
   /** The launcher owns the terminal's foreground: the app gets its own process group and the terminal. */
   foreground: boolean;
-  /** The app gets its own user namespace mapping these ids to the layer's root (absent: stays root). */
-  uidMap?: IdMap[];
-  gidMap?: IdMap[];
 }
 
 export interface Plan {
@@ -61,6 +117,7 @@ export interface Plan {
   /** The instance name: the sandbox's name plus the launcher's pid, unique on the host. */
   instance: string;
   instanceDir: string;
-  layers: LayerPlan[];
-  app: AppPlan;
+  root: LayerPlan;
+  /** Set by the spawning parent: the runner's fd 4 is a report pipe to the nearest init. */
+  reporting?: boolean;
 }

@@ -18,14 +18,16 @@ export function closeFdsOp(from: number): SpawnOp {
   };
 }
 
+export function noNewPrivsOp(): SpawnOp {
+  return { what: "setting no_new_privs", nr: nr("prctl"), args: [PR.SET_NO_NEW_PRIVS, 1, 0, 0, 0] };
+}
+
 /**
  * no_new_privs, then every capability set emptied: bounding (needs CAP_SETPCAP, which the child still
  * has), ambient, then permitted/effective/inheritable with capset.
  */
 export function dropPrivilegesOps(last: number): SpawnOp[] {
-  const ops: SpawnOp[] = [
-    { what: "setting no_new_privs", nr: nr("prctl"), args: [PR.SET_NO_NEW_PRIVS, 1, 0, 0, 0] },
-  ];
+  const ops: SpawnOp[] = [noNewPrivsOp()];
   for (let cap = 0; cap <= last; cap++) {
     ops.push({
       what: `dropping capability ${cap} from the bounding set`,

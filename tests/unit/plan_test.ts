@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
-import { buildPlan, defaultName, type RunOptions } from "../../src/plan/plan.ts";
+import { buildPlan, defaultName, orderFs, type RunOptions } from "../../src/plan/plan.ts";
 import type { HostFacts } from "../../src/plan/host.ts";
+import type { FsOp, LayerPlan } from "../../src/plan/types.ts";
 import { formatPlan } from "../../src/plan/format.ts";
+import { parseTemplate } from "../../src/plan/template.ts";
+import { readDefaultTemplate } from "../../src/plan/default_template.ts";
+import { allLayers } from "../../src/plan/tree.ts";
 import { UsageError } from "../../src/errors.ts";
 
 export const host: HostFacts = {
@@ -22,6 +26,8 @@ export const host: HostFacts = {
   tty: null,
   terminalForeground: false,
   instanceBase: "/run/user/1000/bbl",
+  runner: { exe: "/opt/deno", srcDir: "/opt/bbl/src", denoDir: "/home/alice/.cache/deno" },
+  neverAccess: ["/home/alice/.ssh", "/home/alice/.gnupg"],
 };
 
 const opts = (o: Partial<RunOptions> = {}): RunOptions => ({
@@ -32,30 +38,60 @@ const opts = (o: Partial<RunOptions> = {}): RunOptions => ({
   ...o,
 });
 
-Deno.test("default plan: one layer, every namespace, root inside mapped to the user", () => {
-  const p = buildPlan(opts(), host);
+const dflt = () => parseTemplate(readDefaultTemplate(), "default.yaml");
+const byName = (root: LayerPlan) => Object.fromEntries(allLayers(root).map((l) => [l.name, l]));
+
+Deno.test("default tree: layers, namespaces and id maps", () => {
+  const p = buildPlan(opts(), host, dflt());
   assert.equal(p.instance, "ls-4242");
-  assert.equal(p.instanceDir, "/run/user/1000/bbl/ls-4242");
-  const [l] = p.layers;
-  assert.deepEqual(l.unshare, ["user", "pid", "mnt", "ipc", "uts", "cgroup", "net"]);
-  assert.deepEqual(l.uidMap, [{ inside: 0, outside: 1000, count: 1 }]);
-  assert.deepEqual(l.gidMap, [{ inside: 0, outside: 1000, count: 1 }]);
-  assert.equal(l.rootMount, "/run/user/1000/bbl/ls-4242/root");
-  assert.equal(l.hostname, "bbl");
+  const L = byName(p.root);
+  // helper layers without helpers are left out
+  assert.deepEqual(Object.keys(L), ["layer1", "layer2", "layer2h", "layer3", "layer4"]);
+  assert.deepEqual(L.layer1.unshare, ["user", "pid"]);
+  assert.deepEqual(L.layer1.uidMap, [{ inside: 0, outside: 1000, count: 1 }]);
+  assert.deepEqual(L.layer2h.unshare, ["user", "pid"]);
+  assert.deepEqual(L.layer2h.uidMap, [{ inside: 0, outside: 0, count: 1 }]);
+  assert.deepEqual(L.layer3.unshare, ["mnt", "ipc", "uts", "cgroup", "time", "net"]);
+  assert.deepEqual(L.layer4.uidMap, [{ inside: 1000, outside: 0, count: 1 }]);
+  assert.ok(L.layer4.app && L.layer4.dropCaps && L.layer4.noNewPrivs);
+  assert.equal(L.layer4.runner, undefined, "the app layer's process is the app");
 });
 
-Deno.test("default plan: the filesystem starts with a tmpfs root and ends read-only", () => {
-  const { fs } = buildPlan(opts(), host).layers[0];
+Deno.test("default tree: host paths resolved for the process that uses them", () => {
+  const L = byName(buildPlan(opts(), host, dflt()).root);
+  assert.equal(L.layer2.runner!.path, "/opt/deno");
+  assert.equal(L.layer2.rootMount, "/run/user/1000/bbl/ls-4242/layer2");
+  assert.equal(L.layer2h.runner!.path, "/zrootfs/opt/deno");
+  assert.ok(L.layer2h.runner!.argv.includes("/zrootfs/opt/bbl/src/layer/main.ts"));
+  assert.ok(L.layer2h.runner!.env.includes("DENO_DIR=/zrootfs/home/alice/.cache/deno"));
+  assert.equal(L.layer3.rootMount, "/zrootfs/run/user/1000/bbl/ls-4242/layer3");
+  const usr = L.layer3.fs.find((f) => f.dest === "/usr");
+  assert.deepEqual(usr, { kind: "rosame", src: "/zrootfs/usr", dest: "/usr", optional: true });
+  // devices come from the parent's own /dev (a bind from /zrootfs would be nodev)
+  assert.deepEqual(L.layer3.fs.find((f) => f.kind === "dev"), { kind: "dev", dest: "/dev", from: "/dev" });
+});
+
+Deno.test("never-access paths are masked under host_at in layer2", () => {
+  const L = byName(buildPlan(opts(), host, dflt()).root);
+  const masks = L.layer2.fs.filter((f) => f.kind === "mask");
+  assert.deepEqual(masks, [
+    { kind: "mask", src: "/home/alice/.ssh", dest: "/zrootfs/home/alice/.ssh", optional: true },
+    { kind: "mask", src: "/home/alice/.gnupg", dest: "/zrootfs/home/alice/.gnupg", optional: true },
+  ]);
+  const fs = L.layer2.fs.map((f) => f.dest);
+  assert.ok(fs.indexOf("/zrootfs") < fs.indexOf("/zrootfs/home/alice/.ssh"), "the bind comes before its masks");
+});
+
+Deno.test("the container root: tmpfs first, remount-ro last, home and runtime dir", () => {
+  const { fs } = byName(buildPlan(opts(), host, dflt()).root).layer3;
   assert.deepEqual(fs[0], { kind: "tmpfs", dest: "/", mode: 0o755 });
   assert.deepEqual(fs.at(-1), { kind: "remount-ro", dest: "/" });
   const dests = fs.map((o) => `${o.kind} ${o.dest}`);
   for (
     const d of [
-      "rosame /usr",
-      "rosame /etc",
-      "rosame /bin",
       "proc /proc",
       "dev /dev",
+      "mqueue /dev/mqueue",
       "tmpfs /tmp",
       "tmpfs /run/user/1000",
       "tmpfs /home/alice",
@@ -63,46 +99,61 @@ Deno.test("default plan: the filesystem starts with a tmpfs root and ends read-o
   ) {
     assert.ok(dests.includes(d), d);
   }
-  // parents before children
   assert.ok(dests.indexOf("tmpfs /run") < dests.indexOf("tmpfs /run/user/1000"));
-  assert.ok(fs.filter((o) => o.kind === "rosame").every((o) => "optional" in o && o.optional));
 });
 
-Deno.test("the app: user ids through its own user namespace, cwd, shell default", () => {
-  const p = buildPlan(opts(), host);
-  assert.deepEqual(p.app.uidMap, [{ inside: 1000, outside: 0, count: 1 }]);
-  assert.deepEqual(p.app.argv, ["ls", "-l"]);
-  assert.equal(p.app.cwd, "/home/alice/src");
-  assert.deepEqual(buildPlan(opts({ command: [] }), host).app.argv, ["/bin/bash"]);
-  const root = buildPlan(opts({ uid: 0, gid: 0 }), host);
-  assert.equal(root.app.uidMap, undefined);
-  assert.equal(root.app.env.USER, "root");
-  assert.ok(root.layers[0].fs.some((o) => o.dest === "/run/user/0"));
+Deno.test("options: --share-net, --uid 0, a terminal, the command", () => {
+  assert.ok(!byName(buildPlan(opts({ shareNet: true }), host, dflt()).root).layer3.unshare.includes("net"));
+  const root = byName(buildPlan(opts({ uid: 0, gid: 0 }), host, dflt()).root);
+  assert.deepEqual(root.layer4.uidMap, [{ inside: 0, outside: 0, count: 1 }]);
+  assert.equal(root.layer4.app!.env.USER, "root");
+  assert.ok(root.layer3.fs.some((o) => o.dest === "/run/user/0"));
+  const tty = byName(buildPlan(opts(), { ...host, tty: "/dev/pts/4", terminalForeground: true }, dflt()).root);
+  assert.deepEqual(tty.layer2.fs.find((f) => f.kind === "dev"), {
+    kind: "dev",
+    dest: "/dev",
+    from: "/dev",
+    console: "/dev/pts/4",
+  });
+  assert.deepEqual(tty.layer3.fs.find((f) => f.kind === "dev"), {
+    kind: "dev",
+    dest: "/dev",
+    from: "/dev",
+    console: "/dev/console",
+  });
+  assert.equal(tty.layer4.app!.foreground, true);
+  assert.deepEqual(byName(buildPlan(opts({ command: [] }), host, dflt()).root).layer4.app!.argv, ["/bin/bash"]);
 });
 
-Deno.test("--share-net keeps the host network namespace", () => {
-  assert.ok(!buildPlan(opts({ shareNet: true }), host).layers[0].unshare.includes("net"));
-});
-
-Deno.test("a terminal on stdin becomes /dev/console; foreground is carried to the app", () => {
-  const p = buildPlan(opts(), { ...host, tty: "/dev/pts/4", terminalForeground: true });
-  assert.ok(p.layers[0].fs.some((o) => o.kind === "dev" && o.console === "/dev/pts/4"));
-  assert.equal(p.app.foreground, true);
+Deno.test("fs order: a later step for the same dest wins; parents first; remount-ro last", () => {
+  const ops: FsOp[] = [
+    { kind: "remount-ro", dest: "/" },
+    { kind: "tmpfs", dest: "/a/b", mode: 0o755 },
+    { kind: "tmpfs", dest: "/", mode: 0o755 },
+    { kind: "dir", dest: "/a", mode: 0o700 },
+    { kind: "tmpfs", dest: "/a/b", mode: 0o700 },
+  ];
+  assert.deepEqual(orderFs(ops).map((o) => `${o.kind} ${o.dest}${"mode" in o ? ` ${o.mode.toString(8)}` : ""}`), [
+    "tmpfs / 755",
+    "dir /a 700",
+    "tmpfs /a/b 700",
+    "remount-ro /",
+  ]);
 });
 
 Deno.test("names: derived from the command, validated", () => {
   assert.equal(defaultName(["/opt/FreeCAD_1.0-x86_64.AppImage"]), "FreeCAD_1.0-x86_64.AppImage");
   assert.equal(defaultName([".hidden"]), "hidden");
   assert.equal(defaultName([]), "shell");
-  assert.throws(() => buildPlan(opts({ name: "../x" }), host), UsageError);
-  assert.throws(() => buildPlan(opts({ name: "" }), host), UsageError);
-  assert.equal(buildPlan(opts({ name: "my-box_1" }), host).instance, "my-box_1-4242");
+  assert.throws(() => buildPlan(opts({ name: "../x" }), host, dflt()), UsageError);
+  assert.equal(buildPlan(opts({ name: "my-box_1" }), host, dflt()).instance, "my-box_1-4242");
 });
 
-Deno.test("explain output names every layer step", () => {
-  const text = formatPlan(buildPlan(opts(), host));
-  assert.match(text, /layer1: unshare user,pid,mnt,ipc,uts,cgroup,net; uid 0->1000; gid 0->1000; hostname bbl/);
-  assert.match(text, /rosame\s+\/usr \(optional\)/);
+Deno.test("explain output names every layer and its steps", () => {
+  const text = formatPlan(buildPlan(opts(), host, dflt()));
+  assert.match(text, /layer1: unshare user,pid; uid 0->1000; gid 0->1000; stays as init/);
+  assert.match(text, /layer2: unshare mnt; exits once its sublayers run/);
+  assert.match(text, /mask\s+\/zrootfs\/home\/alice\/\.ssh <- \/home\/alice\/\.ssh \(optional\)/);
+  assert.match(text, /layer4 \(app\): unshare user; uid 1000->0; gid 1000->0; caps dropped; no_new_privs/);
   assert.match(text, /app: \["ls","-l"\]/);
-  assert.match(text, /own user namespace, uid 1000->0/);
 });

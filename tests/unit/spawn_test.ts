@@ -66,11 +66,11 @@ Deno.test("spawn: a failing op is reported by its description; optional ops may 
         pdeathsig: 0,
         ops: [
           { what: "an optional bad op", nr: nr("prctl"), args: [PR.CAPBSET_DROP, 9999, 0, 0, 0], optional: true },
-          { what: "closing a bad descriptor", nr: nr("close"), args: [987654] },
+          { what: "duplicating a bad descriptor", nr: nr("dup3"), args: [987654, 5, 0] },
         ],
       }),
     (e: unknown) =>
-      e instanceof SpawnError && !e.isExec && e.step === 1 && e.message === "closing a bad descriptor: EBADF",
+      e instanceof SpawnError && !e.isExec && e.step === 1 && e.message === "duplicating a bad descriptor: EBADF",
   );
 });
 

@@ -1,0 +1,46 @@
+/** Starting a layer's helpers (before its sublayers) and waiting until each is ready. */
+import type { Helper } from "../plan/types.ts";
+import { spawn } from "../sys/spawn.ts";
+import { closeFdsOp } from "../sys/privileges.ts";
+import { libc } from "../sys/libc.ts";
+import { WNOHANG } from "../sys/consts.ts";
+import { BblError } from "../errors.ts";
+import { resolveCommand } from "./app.ts";
+
+async function ready(h: Helper): Promise<boolean> {
+  if (!h.wait) return true;
+  if ("path" in h.wait) {
+    try {
+      Deno.lstatSync(h.wait.path);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  try {
+    (await Deno.connect({ transport: "unix", path: h.wait.socket })).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts `h` with the layer's environment; resolves when it is ready, fails if it dies or times out. */
+export async function startHelper(h: Helper, env: Record<string, string>): Promise<number> {
+  const path = resolveCommand(h.run[0], env.PATH ?? "");
+  const pid = spawn({
+    flags: 0,
+    path,
+    argv: h.run,
+    env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    pdeathsig: 0, // it lives as long as the sandbox's pid namespace, not its starting layer
+    ops: [closeFdsOp(3)],
+  });
+  const deadline = Date.now() + 1000 * (h.timeout ?? 10);
+  while (!(await ready(h))) {
+    if (libc.waitpid(pid, null, WNOHANG) === pid) throw new BblError(`helper ${h.run[0]} exited before it was ready`);
+    if (Date.now() > deadline) throw new BblError(`helper ${h.run[0]} was not ready after ${h.timeout ?? 10} s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return pid;
+}

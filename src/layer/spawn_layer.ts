@@ -1,0 +1,91 @@
+/**
+ * Starting a layer's runner: clone with the layer's namespaces, write its id maps, and in the child
+ * (before execve) put the plan on fd 3 and the report pipe on fd 4, close the rest, enter a new time
+ * namespace when asked (CLONE_NEWTIME cannot go through clone(2): its bit is the exit-signal field),
+ * and drop what the layer drops.
+ */
+import type { LayerPlan, Plan } from "../plan/types.ts";
+import { spawn, type SpawnOp } from "../sys/spawn.ts";
+import { check, cstr, libc } from "../sys/libc.ts";
+import { CLONE, nr } from "../sys/consts.ts";
+import { closeFdsOp, dropPrivilegesOps, lastCap, noNewPrivsOp } from "../sys/privileges.ts";
+import { writeIdMaps } from "./idmap.ts";
+
+export const PLAN_FD = 3;
+export const REPORT_FD = 4;
+
+const NS_FLAGS: Record<string, number> = {
+  user: CLONE.NEWUSER,
+  pid: CLONE.NEWPID,
+  mnt: CLONE.NEWNS,
+  net: CLONE.NEWNET,
+  ipc: CLONE.NEWIPC,
+  uts: CLONE.NEWUTS,
+  cgroup: CLONE.NEWCGROUP,
+};
+
+/** clone(2) flags for the namespaces (all but time, which is entered with an unshare step). */
+export function cloneFlags(namespaces: string[]): number {
+  return namespaces.reduce((f, ns) => f | (NS_FLAGS[ns] ?? 0), 0);
+}
+
+export function timeNsOp(): SpawnOp {
+  return { what: "creating a time namespace", nr: nr("unshare"), args: [CLONE.NEWTIME] };
+}
+
+/** A CLOEXEC duplicate numbered 10 or above, so moving it to 3 or 4 in the child clobbers nothing. */
+function highFd(fd: number): number {
+  return check(libc.fcntl(fd, 1030, /* F_DUPFD_CLOEXEC */ 10), "duplicating a descriptor", "fcntl");
+}
+
+/** The plan of one layer's runner, in a memfd: no size limit, nothing on disk, gone with the process. */
+function planMemfd(plan: Plan): number {
+  const fd = check(libc.memfd_create(cstr("bbl-plan"), 1 /* MFD_CLOEXEC */), "creating the plan file", "memfd_create");
+  const data = new TextEncoder().encode(JSON.stringify(plan));
+  let off = 0;
+  while (off < data.length) {
+    off += Number(check(libc.write(fd, data.subarray(off), BigInt(data.length - off)), "writing the plan", "write"));
+  }
+  return fd;
+}
+
+/**
+ * Spawns `layer`'s runner with `plan` (whose root is `layer`) and returns its pid. `reportFd` (or -1)
+ * becomes its fd 4; `pdeathsig` only for the first layer, whose parent (the launcher) stays.
+ */
+export function spawnLayer(plan: Plan, reportFd: number, pdeathsig: number): number {
+  const layer = plan.root;
+  const runner = layer.runner!;
+  const memfd = planMemfd({ ...plan, reporting: reportFd >= 0 });
+  const fds = [highFd(memfd), ...(reportFd >= 0 ? [highFd(reportFd)] : [])];
+  libc.close(memfd);
+  try {
+    return spawn({
+      flags: cloneFlags(layer.unshare),
+      path: runner.path,
+      argv: runner.argv,
+      env: runner.env,
+      pdeathsig,
+      ops: [
+        { what: "passing the plan", nr: nr("dup3"), args: [fds[0], PLAN_FD, 0] },
+        ...(reportFd >= 0 ? [{ what: "passing the report pipe", nr: nr("dup3"), args: [fds[1], REPORT_FD, 0] }] : []),
+        closeFdsOp(reportFd >= 0 ? REPORT_FD + 1 : PLAN_FD + 1),
+        ...layerPrivilegeOps(layer),
+      ],
+      beforeRelease: (pid) => {
+        if (layer.uidMap && layer.gidMap) writeIdMaps(pid, layer.uidMap, layer.gidMap);
+      },
+    });
+  } finally {
+    fds.forEach((fd) => libc.close(fd));
+  }
+}
+
+/** The steps a layer takes before its execve: a new time namespace, no_new_privs, dropped capabilities. */
+export function layerPrivilegeOps(layer: Pick<LayerPlan, "unshare" | "noNewPrivs" | "dropCaps">): SpawnOp[] {
+  return [
+    ...(layer.unshare.includes("time") ? [timeNsOp()] : []),
+    ...(layer.noNewPrivs && !layer.dropCaps ? [noNewPrivsOp()] : []),
+    ...(layer.dropCaps ? dropPrivilegesOps(lastCap()) : []),
+  ];
+}

@@ -1,0 +1,284 @@
+/**
+ * The layer template: a YAML tree of layers (templates/default.yaml documents the format). Parsing
+ * checks every key and value and the structural rules before anything runs; an error names the file,
+ * line and column and the offending key ("layer3.fs[4].kind: unknown kind 'robnd' (did you mean
+ * 'robind'?)").
+ */
+import { type Document, isMap, isSeq, LineCounter, parseDocument } from "yaml";
+import { FS_KINDS, NAMESPACES } from "./types.ts";
+import { UsageError } from "../errors.ts";
+
+export interface TemplateFs {
+  kind: string;
+  dest?: string;
+  src?: string;
+  mode?: string | number;
+  size?: number;
+  content?: string;
+  target?: string;
+  optional?: boolean;
+  lower?: string[];
+  upper?: string;
+  work?: string;
+}
+
+export interface TemplateLayer {
+  name: string;
+  unshare?: string[];
+  ids?: "root" | "user" | { uid: number[][]; gid: number[][] };
+  drop_caps?: boolean;
+  no_new_privs?: boolean;
+  hostname?: string;
+  host_at?: string;
+  mask_never_access?: boolean;
+  fs?: TemplateFs[];
+  env?: { set?: Record<string, string>; unset?: string[]; keep?: string[] };
+  helpers?: { run: string[]; wait?: { path?: string; socket?: string }; timeout?: number }[];
+  sublayers?: TemplateLayer[];
+  disabled?: boolean;
+  app?: boolean;
+}
+
+export interface Template {
+  file: string;
+  root: TemplateLayer;
+}
+
+type Path = (string | number)[];
+
+const LAYER_KEYS = [
+  "name",
+  "unshare",
+  "ids",
+  "drop_caps",
+  "no_new_privs",
+  "hostname",
+  "host_at",
+  "mask_never_access",
+  "fs",
+  "env",
+  "helpers",
+  "sublayers",
+  "disabled",
+  "app",
+];
+const FS_KEYS: Record<string, string[]> = {
+  bind: ["src", "dest", "optional"],
+  robind: ["src", "dest", "optional"],
+  same: ["dest", "optional"],
+  rosame: ["dest", "optional"],
+  tmpfs: ["dest", "mode", "size"],
+  rotmpfs: ["dest", "mode", "size"],
+  dir: ["dest", "mode"],
+  file: ["dest", "content", "mode"],
+  rofile: ["dest", "content", "mode"],
+  symlink: ["dest", "target"],
+  devpts: ["dest"],
+  proc: ["dest"],
+  mqueue: ["dest"],
+  dev: ["dest"],
+  mask: ["dest", "optional"],
+  overlay: ["dest", "lower", "upper", "work"],
+  "tmp-overlay": ["dest", "lower"],
+  "remount-ro": ["dest"],
+};
+const NAME_RE = /^[A-Za-z0-9_-]+$/;
+
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/** " (did you mean 'x'?)" for the closest candidate within a couple of edits, else "". */
+export function didYouMean(word: string, candidates: readonly string[]): string {
+  let best = "", bestD = Infinity;
+  for (const c of candidates) {
+    const d = distance(word, c);
+    if (d < bestD) [best, bestD] = [c, d];
+  }
+  return bestD <= Math.max(2, Math.floor(word.length / 3)) ? ` (did you mean '${best}'?)` : "";
+}
+
+/** Replaces ${name} with vars[name]; "$$" is a literal "$". Unknown names are errors. */
+export function substitute(s: string, vars: Record<string, string>, where: () => string): string {
+  return s.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (m, name) => {
+    if (m === "$$") return "$";
+    if (!(name in vars)) {
+      throw new UsageError(`${where()}: unknown variable \${${name}}${didYouMean(name, Object.keys(vars))}`);
+    }
+    return vars[name];
+  });
+}
+
+class Checker {
+  private lines: LineCounter;
+  constructor(private file: string, private doc: Document, lines: LineCounter) {
+    this.lines = lines;
+  }
+
+  /** "file:line:col: layer3.fs[4].kind: message", locating `path` (a key, or its value) in the YAML. */
+  fail(path: Path, label: string, message: string, atKey = false): never {
+    let node: unknown = this.doc.contents;
+    let offset = 0;
+    for (const [i, k] of path.entries()) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => (p.key as { value?: unknown })?.value === k);
+        if (!pair) break;
+        const last = i === path.length - 1;
+        const target = last && atKey ? pair.key : pair.value ?? pair.key;
+        offset = (target as { range?: number[] })?.range?.[0] ?? offset;
+        node = pair.value;
+      } else if (isSeq(node) && typeof k === "number" && node.items[k]) {
+        node = node.items[k];
+        offset = (node as { range?: number[] }).range?.[0] ?? offset;
+      } else break;
+    }
+    const pos = this.lines.linePos(offset);
+    throw new UsageError(`${this.file}:${pos.line}:${pos.col}: ${label}: ${message}`);
+  }
+}
+
+function typeName(v: unknown): string {
+  return Array.isArray(v) ? "a list" : v === null ? "null" : typeof v === "object" ? "a mapping" : `a ${typeof v}`;
+}
+
+/** Parses and checks a template's YAML text (structure and types; the planner checks the rest). */
+export function parseTemplate(text: string, file: string): Template {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const pos = lines.linePos(e.pos[0]);
+    throw new UsageError(`${file}:${pos.line}:${pos.col}: ${e.message.split("\n")[0]}`);
+  }
+  const c = new Checker(file, doc, lines);
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    throw new UsageError(`${file}: ${(e as Error).message} (a layer cannot contain itself)`);
+  }
+  if (typeof data !== "object" || data === null || Array.isArray(data) || !("layer" in data)) {
+    c.fail([], "template", "expected a mapping with the key 'layer'");
+  }
+  const top = data as Record<string, unknown>;
+  for (const k of Object.keys(top)) if (k !== "layer") c.fail([k], k, `unknown key${didYouMean(k, ["layer"])}`, true);
+  // Aliases (*name) could make a layer contain itself; toJS expands them, so a repeated object is a cycle.
+  const seen = new Set<unknown>();
+  const names = new Map<string, string>();
+  const checkLayer = (v: unknown, path: Path, label: string): TemplateLayer => {
+    if (seen.has(v)) c.fail(path, label, "cycle: this layer contains itself");
+    if (typeof v !== "object" || v === null || Array.isArray(v)) {
+      c.fail(path, label, `expected a mapping, got ${typeName(v)}`);
+    }
+    seen.add(v);
+    const l = v as Record<string, unknown>;
+    if (typeof l.name !== "string" || !NAME_RE.test(l.name)) {
+      c.fail([...path, "name"], `${label}.name`, "every layer needs a name of letters, digits, '_' or '-'");
+    }
+    const name = l.name as string;
+    if (names.has(name)) c.fail([...path, "name"], `${name}.name`, `duplicate layer name (also at ${names.get(name)})`);
+    names.set(name, label);
+    for (const k of Object.keys(l)) {
+      if (!LAYER_KEYS.includes(k)) {
+        c.fail([...path, k], `${name}.${k}`, `unknown key${didYouMean(k, LAYER_KEYS)}`, true);
+      }
+    }
+    const at = (k: string) => [...path, k];
+    const bool = (k: string) => {
+      if (k in l && typeof l[k] !== "boolean") {
+        c.fail(at(k), `${name}.${k}`, `expected true or false, got ${typeName(l[k])}`);
+      }
+    };
+    ["drop_caps", "no_new_privs", "mask_never_access", "disabled", "app"].forEach(bool);
+    for (const k of ["hostname", "host_at"]) {
+      if (k in l && typeof l[k] !== "string") c.fail(at(k), `${name}.${k}`, `expected a string, got ${typeName(l[k])}`);
+    }
+    if ("unshare" in l) {
+      if (!Array.isArray(l.unshare)) c.fail(at("unshare"), `${name}.unshare`, "expected a list of namespaces");
+      (l.unshare as unknown[]).forEach((ns, i) => {
+        if (!NAMESPACES.includes(ns as never)) {
+          c.fail(
+            [...at("unshare"), i],
+            `${name}.unshare[${i}]`,
+            `unknown namespace '${ns}'${didYouMean(String(ns), NAMESPACES)}`,
+          );
+        }
+      });
+    }
+    if ("ids" in l && l.ids !== "root" && l.ids !== "user") {
+      const ids = l.ids as Record<string, unknown>;
+      const okMap = (m: unknown) =>
+        Array.isArray(m) &&
+        m.every((r) => Array.isArray(r) && r.length === 3 && r.every((n) => Number.isInteger(n) && n >= 0));
+      if (typeof ids !== "object" || ids === null || !okMap(ids.uid) || !okMap(ids.gid)) {
+        c.fail(
+          at("ids"),
+          `${name}.ids`,
+          "expected 'root', 'user', or {uid: [[inside, outside, count], ...], gid: [...]}",
+        );
+      }
+    }
+    if ("env" in l) {
+      const env = l.env as Record<string, unknown>;
+      if (typeof env !== "object" || env === null) {
+        c.fail(at("env"), `${name}.env`, "expected a mapping with set/unset/keep");
+      }
+      for (const k of Object.keys(env)) {
+        if (!["set", "unset", "keep"].includes(k)) {
+          c.fail([...at("env"), k], `${name}.env.${k}`, `unknown key${didYouMean(k, ["set", "unset", "keep"])}`, true);
+        }
+      }
+    }
+    if ("helpers" in l) {
+      if (!Array.isArray(l.helpers)) c.fail(at("helpers"), `${name}.helpers`, "expected a list");
+      (l.helpers as Record<string, unknown>[]).forEach((h, i) => {
+        const hl = `${name}.helpers[${i}]`;
+        if (!Array.isArray(h?.run) || h.run.length === 0 || !h.run.every((a) => typeof a === "string")) {
+          c.fail([...at("helpers"), i], hl, "each helper needs run: [command, args...]");
+        }
+        for (const k of Object.keys(h)) {
+          if (!["run", "wait", "timeout"].includes(k)) {
+            c.fail(
+              [...at("helpers"), i, k],
+              `${hl}.${k}`,
+              `unknown key${didYouMean(k, ["run", "wait", "timeout"])}`,
+              true,
+            );
+          }
+        }
+      });
+    }
+    if ("fs" in l) {
+      if (!Array.isArray(l.fs)) c.fail(at("fs"), `${name}.fs`, "expected a list of filesystem steps");
+      (l.fs as Record<string, unknown>[]).forEach((f, i) => {
+        const fl = `${name}.fs[${i}]`, fp = [...at("fs"), i];
+        if (typeof f !== "object" || f === null) c.fail(fp, fl, `expected a mapping, got ${typeName(f)}`);
+        const kind = f.kind as string;
+        if (!FS_KINDS.includes(kind as never)) {
+          c.fail([...fp, "kind"], `${fl}.kind`, `unknown kind '${kind}'${didYouMean(String(kind), FS_KINDS)}`);
+        }
+        for (const k of Object.keys(f)) {
+          if (k !== "kind" && !FS_KEYS[kind].includes(k)) {
+            c.fail([...fp, k], `${fl}.${k}`, `'${kind}' takes no '${k}'${didYouMean(k, FS_KEYS[kind])}`, true);
+          }
+        }
+        if (typeof f.dest !== "string") c.fail(fp, fl, "needs a dest (an absolute path)");
+        for (const need of FS_KEYS[kind].filter((k) => ["src", "target", "lower", "upper", "work"].includes(k))) {
+          if (!(need in f)) c.fail(fp, fl, `'${kind}' needs '${need}'`);
+        }
+      });
+    }
+    const subs = l.sublayers ?? [];
+    if (!Array.isArray(subs)) c.fail(at("sublayers"), `${name}.sublayers`, "expected a list of layers");
+    (subs as unknown[]).forEach((s, i) => checkLayer(s, [...at("sublayers"), i], `${name}.sublayers[${i}]`));
+    return l as unknown as TemplateLayer;
+  };
+  return { file, root: checkLayer(top.layer, ["layer"], "layer") };
+}

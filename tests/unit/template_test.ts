@@ -1,0 +1,102 @@
+/** Bad templates are refused before anything runs, with file:line:column and the offending key. */
+import assert from "node:assert/strict";
+import { didYouMean, parseTemplate, substitute } from "../../src/plan/template.ts";
+import { buildPlan } from "../../src/plan/plan.ts";
+import { UsageError } from "../../src/errors.ts";
+import { host } from "./plan_test.ts";
+
+const run = (yaml: string) =>
+  buildPlan({ command: ["x"], shareNet: false, setenv: {}, keepenv: [] }, host, parseTemplate(yaml, "t.yaml"));
+const refuses = (yaml: string, msg: RegExp) =>
+  assert.throws(() => run(yaml), (e: unknown) => e instanceof UsageError && msg.test(e.message), msg.source);
+
+const OK = `
+layer:
+  name: top
+  unshare: [user, pid, mnt]
+  fs:
+    - { kind: tmpfs, dest: / }
+    - { kind: proc, dest: /proc }
+  host_at: /h
+  sublayers:
+    - { name: app, app: true, unshare: [user], ids: user }
+`;
+
+Deno.test("a minimal valid template plans", () => {
+  const p = run(OK);
+  assert.equal(p.root.sublayers[0].name, "app");
+});
+
+Deno.test("unknown kinds, keys and namespaces: located, with a suggestion", () => {
+  refuses(
+    OK.replace("kind: proc", "kind: robnd"),
+    /^t\.yaml:7:15: top\.fs\[1\]\.kind: unknown kind 'robnd' \(did you mean 'robind'\?\)$/,
+  );
+  refuses(OK.replace("host_at:", "hots_at:"), /^t\.yaml:8:3: top\.hots_at: unknown key \(did you mean 'host_at'\?\)$/);
+  refuses(
+    OK.replace("[user, pid, mnt]", "[user, pid, mnt, nett]"),
+    /t\.yaml:4:29: top\.unshare\[3\]: unknown namespace 'nett' \(did you mean 'net'\?\)/,
+  );
+  refuses(
+    OK.replace("{ kind: tmpfs, dest: / }", "{ kind: tmpfs, dest: /, src: /x }"),
+    /top\.fs\[0\]\.src: 'tmpfs' takes no 'src'/,
+  );
+});
+
+Deno.test("structural rules", () => {
+  // duplicate names
+  refuses(OK.replace("name: app,", "name: top,"), /top\.name: duplicate layer name/);
+  // two app layers
+  refuses(OK + "    - { name: app2, app: true, unshare: [user], ids: user }\n", /more than one app layer: app, app2/);
+  // no app layer
+  refuses(OK.replace("app: true, ", ""), /no layer has app: true/);
+  // pid without a layer that mounts proc
+  refuses(
+    OK.replace("    - { kind: proc, dest: /proc }\n", ""),
+    /top\.unshare: a pid namespace needs a layer at or below it with 'mnt' that mounts proc/,
+  );
+  // a new root without mnt
+  refuses(OK.replace("[user, pid, mnt]", "[user, pid]"), /top\.fs: a new root needs 'mnt'/);
+  // the app layer with pid
+  refuses(
+    OK.replace("unshare: [user], ids: user }", "unshare: [user, pid], ids: user }"),
+    /app\.unshare: the app layer cannot have 'pid'/,
+  );
+  // a layer that drops caps cannot mount
+  refuses(OK.replace("  host_at: /h", "  host_at: /h\n  drop_caps: true"), /top\.fs: this layer cannot mount/);
+  // the first layer must be the init
+  refuses(OK.replace("[user, pid, mnt]", "[user, mnt]"), /top\.unshare: the first layer must create 'user' and 'pid'/);
+  // reserved destinations and relative paths
+  refuses(OK.replace("dest: /proc", "dest: /sbxdir/x"), /top\.fs\[1\]\.dest: \/sbxdir\/x is reserved for bbl/);
+  refuses(OK.replace("dest: /proc", "dest: proc"), /top\.fs\[1\]\.dest: 'proc' is not an absolute path/);
+});
+
+Deno.test("cycles through YAML aliases are refused", () => {
+  const cyclic = `
+layer: &top
+  name: top
+  unshare: [user, pid]
+  sublayers: [*top]
+`;
+  assert.throws(
+    () => parseTemplate(cyclic, "c.yaml"),
+    (e: unknown) => e instanceof UsageError && /cycle|contain itself/.test(e.message),
+  );
+});
+
+Deno.test("YAML syntax errors give file:line:column", () => {
+  assert.throws(
+    () => parseTemplate("layer:\n  name: [a\n", "s.yaml"),
+    (e: unknown) => e instanceof UsageError && /^s\.yaml:\d+:\d+: /.test(e.message),
+  );
+});
+
+Deno.test("variables: known ones substituted, unknown ones refused with a suggestion", () => {
+  const where = () => "here";
+  assert.equal(substitute("${home}/x$${y}", { home: "/h" }, where), "/h/x${y}");
+  assert.throws(
+    () => substitute("${hme}", { home: "/h" }, where),
+    /here: unknown variable \$\{hme\} \(did you mean 'home'\?\)/,
+  );
+  assert.equal(didYouMean("zzzzzz", ["bind"]), "");
+});
