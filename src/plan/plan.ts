@@ -369,6 +369,10 @@ export function buildPlan(opts: RunOptions, host: HostFacts, template: Template)
     instance,
     instance_dir: instanceDir,
     startdir: host.cwd,
+    // Where the bbl binary is (from source: the checkout), for configs and apps dropped next to it.
+    bbl_dir: host.runner.srcDir === null
+      ? host.runner.exe.replace(/\/[^/]*$/, "") || "/"
+      : host.runner.srcDir.replace(/\/src$/, ""),
     xdg_runtime_dir: host.env.XDG_RUNTIME_DIR ?? "",
     hostname: opts.hostname ?? "bbl",
   };

@@ -5,8 +5,13 @@
  * since that is how users run bbl. Installs bubblewrap from Debian when missing and root.
  *
  *   scripts/deno task bench [--runs N]
+ *
+ * Layer trees: the default one, a one-layer template (scripts/bench/one-layer.yaml) and a chain of
+ * DEPTH layers generated here (each adds a user namespace and one runner), to show the cost per layer.
  */
-const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+import YAML from "yaml";
+
+const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const DENO = Deno.execPath();
 const runsArg = Deno.args.indexOf("--runs");
 const RUNS = runsArg >= 0 ? Number(Deno.args[runsArg + 1]) : 30;
@@ -57,9 +62,26 @@ const prefix = [
 ];
 
 const bblRun = [DENO, "run", "--allow-all", "--frozen", "--config", `${ROOT}/deno.json`, `${ROOT}/src/main.ts`];
-const emptyTs = `${Deno.makeTempDirSync({ prefix: "bbl-bench-" })}/empty.ts`;
+const scratch = Deno.makeTempDirSync({ prefix: "bbl-bench-" });
+Deno.chmodSync(scratch, 0o755);
+const emptyTs = `${scratch}/empty.ts`;
 Deno.writeTextFileSync(emptyTs, "Deno.exit(0);\n");
-Deno.chmodSync(emptyTs.replace(/\/empty.ts$/, ""), 0o755);
+const oneLayer = `${ROOT}/scripts/bench/one-layer.yaml`;
+
+/**
+ * A chain of `depth` runner layers: level1 (the init), levels 2.. adding only a user namespace each,
+ * and the one-layer template's layer as the deepest, which builds the root; then the app.
+ */
+function chainTemplate(depth: number): string {
+  let layer = { ...YAML.parse(Deno.readTextFileSync(oneLayer)).layer, name: "deepest" };
+  for (let i = depth - 1; i >= 1; i--) {
+    layer = { name: `level${i}`, unshare: i === 1 ? ["user", "pid"] : ["user"], ids: "root", sublayers: [layer] };
+  }
+  return YAML.stringify({ layer });
+}
+const DEPTH = 8;
+const deep = `${scratch}/chain-${DEPTH}.yaml`;
+Deno.writeTextFileSync(deep, chainTemplate(DEPTH));
 
 const bwrapArgs = [
   "bwrap",
@@ -96,7 +118,9 @@ interface Case {
 const cases: Case[] = [
   { name: "bwrap /bin/true", argv: [...bwrapArgs, "/bin/true"] },
   { name: "unshare -Urmpf /bin/true", argv: ["unshare", "-Urmpf", "--mount-proc", "/bin/true"] },
-  { name: "bbl -- /bin/true", argv: [...bblRun, "--", "/bin/true"] },
+  { name: "bbl -- /bin/true (default tree)", argv: [...bblRun, "--", "/bin/true"] },
+  { name: "bbl one-layer template", argv: [...bblRun, "--template", oneLayer, "--", "/bin/true"] },
+  { name: `bbl ${DEPTH}-layer chain`, argv: [...bblRun, "--template", deep, "--", "/bin/true"] },
   // Where bbl's time goes:
   { name: "deno: empty script", argv: [DENO, "run", "--allow-all", "--no-config", emptyTs] },
   { name: "bbl --version (launcher load)", argv: [...bblRun, "--version"] },
@@ -174,12 +198,20 @@ const times = new Map(cases.map((c) => [c.name, [] as number[]]));
 for (let i = 0; i < RUNS; i++) for (const c of cases) times.get(c.name)!.push(timeOnce(c.argv));
 
 const base = stats(times.get("bwrap /bin/true")!).median;
-console.log("\nstart-up (ms)                     median    p10    p90   vs bwrap");
+console.log("\nstart-up (ms)                            median    p10    p90   vs bwrap");
 for (const c of cases) {
   const s = stats(times.get(c.name)!);
   const f = (x: number) => x.toFixed(1).padStart(6);
-  console.log(`${c.name.padEnd(32)} ${f(s.median)} ${f(s.p10)} ${f(s.p90)}   ${(s.median / base).toFixed(1)}x`);
+  console.log(`${c.name.padEnd(38)} ${f(s.median)} ${f(s.p10)} ${f(s.p90)}   ${(s.median / base).toFixed(1)}x`);
 }
+
+const med = (n: string) => stats(times.get(n)!).median;
+const perLayer = (med(`bbl ${DEPTH}-layer chain`) - med("bbl one-layer template")) / (DEPTH - 1);
+console.log(
+  `\ncost per added layer: ${perLayer.toFixed(1)} ms; default tree / one layer: ${
+    (med("bbl -- /bin/true (default tree)") / med("bbl one-layer template")).toFixed(2)
+  }x`,
+);
 
 const mem = await memoryOf([...bblRun, "--", "/bin/sleep", "30"]);
 console.log(
@@ -187,4 +219,10 @@ console.log(
     (mem.rss / 1024).toFixed(1)
   } MiB, PSS ${(mem.pss / 1024).toFixed(1)} MiB`,
 );
-Deno.removeSync(emptyTs.replace(/\/empty.ts$/, ""), { recursive: true });
+const memOne = await memoryOf([...bblRun, "--template", oneLayer, "--", "/bin/sleep", "30"]);
+console.log(
+  `  one-layer template (${memOne.n} processes): RSS ${(memOne.rss / 1024).toFixed(1)} MiB, PSS ${
+    (memOne.pss / 1024).toFixed(1)
+  } MiB`,
+);
+Deno.removeSync(scratch, { recursive: true });
