@@ -47,6 +47,7 @@ export function writeAsUser(path: string, text: string, mode = 0o644): void {
 export interface RunOpts {
   env?: Record<string, string>;
   stdin?: string;
+  stdinBytes?: Uint8Array;
   /** HOME for bbl (default: a fresh empty directory). */
   home?: string;
 }
@@ -90,14 +91,14 @@ export async function bbl(args: string[], opts: RunOpts = {}): Promise<Result> {
     const argv = bblArgv(args, userEnv(home, opts.env));
     const child = new Deno.Command(argv[0], {
       args: argv.slice(1),
-      stdin: opts.stdin === undefined ? "null" : "piped",
+      stdin: opts.stdin === undefined && opts.stdinBytes === undefined ? "null" : "piped",
       stdout: "piped",
       stderr: "piped",
       clearEnv: true,
     }).spawn();
-    if (opts.stdin !== undefined) {
+    if (opts.stdin !== undefined || opts.stdinBytes !== undefined) {
       const w = child.stdin.getWriter();
-      await w.write(new TextEncoder().encode(opts.stdin));
+      await w.write(opts.stdinBytes ?? new TextEncoder().encode(opts.stdin));
       await w.close();
     }
     const out = await child.output();

@@ -9,6 +9,7 @@ import { launch } from "../launcher.ts";
 import { formatPlan } from "../plan/format.ts";
 import { doctor } from "../doctor.ts";
 import { VERSION } from "../version.ts";
+import { ALLOWANCES } from "../seccomp/policy.ts";
 
 interface RawRunOptions {
   uid?: string;
@@ -19,6 +20,8 @@ interface RawRunOptions {
   hostname?: string;
   name?: string;
   template?: string;
+  seccomp: string;
+  seccompAllow: string[];
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -33,6 +36,13 @@ function addRunOptions(c: Command): Command {
     .option("--hostname <name>", "host name inside (default: bbl)")
     .option("--name <name>", "sandbox name (default: from the command)")
     .option("--template <file>", "layer template (default: the embedded one; see `bbl template`)")
+    .option("--seccomp <mode>", "system call filter for the app: default or off", "default")
+    .option(
+      "--seccomp-allow <name>",
+      `lift one group of the filter's rules (${Object.keys(ALLOWANCES).join(", ")})`,
+      collect,
+      [],
+    )
     .argument("[command...]", "command and arguments (default: your shell)");
 }
 
@@ -59,8 +69,21 @@ export function toRunOptions(raw: RawRunOptions, command: string[]): RunOptions 
     if (!ENV_NAME.test(name)) throw new UsageError(`--keep-env ${name}: not a variable name`);
     if (name in setenv) throw new UsageError(`--keep-env ${name} conflicts with --setenv ${name}=...`);
   }
+  if (raw.seccomp !== "default" && raw.seccomp !== "off") {
+    throw new UsageError(`--seccomp ${raw.seccomp}: expected default or off`);
+  }
+  for (const a of raw.seccompAllow) {
+    if (!(a in ALLOWANCES)) {
+      throw new UsageError(`--seccomp-allow ${a}: unknown; one of ${Object.keys(ALLOWANCES).join(", ")}`);
+    }
+  }
+  if (raw.seccomp === "off" && raw.seccompAllow.length > 0) {
+    throw new UsageError("--seccomp-allow conflicts with --seccomp off");
+  }
   return {
     command,
+    seccomp: raw.seccomp === "default",
+    seccompAllow: raw.seccompAllow,
     uid: parseId("--uid", raw.uid),
     gid: parseId("--gid", raw.gid),
     shareNet: raw.shareNet ?? false,

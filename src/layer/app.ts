@@ -11,6 +11,7 @@ import { check, cstr, libc } from "../sys/libc.ts";
 import { BblError, EXIT } from "../errors.ts";
 import { writeIdMaps } from "./idmap.ts";
 import { cloneFlags, timeNsOp } from "./spawn_layer.ts";
+import { seccompOp } from "../seccomp/apply.ts";
 
 function isExecutableFile(p: string): boolean {
   try {
@@ -49,6 +50,7 @@ export function startApp(layer: LayerPlan): number {
   if (!app.foreground) ops.push({ what: "starting a new session", nr: nr("setsid"), args: [] });
   if (layer.unshare.includes("time")) ops.push(timeNsOp());
   ops.push(...dropPrivilegesOps(lastCap()));
+  if (app.seccomp) ops.push(seccompOp(app.seccomp.allow)); // last: it may forbid what the steps above use
   try {
     return spawn({
       flags: cloneFlags(layer.unshare),

@@ -61,6 +61,8 @@ function layerLines(l: LayerPlan, pad: string): string[] {
     const a = l.app;
     out.push(`${p}app: ${JSON.stringify(a.argv)}`);
     out.push(`${p}  cwd ${a.cwd} (else ${a.home}); ${a.foreground ? "terminal foreground" : "new session"}`);
+    const allowing = a.seccomp?.allow.length ? ` allowing ${a.seccomp.allow.join(", ")}` : "";
+    out.push(`${p}  seccomp ${a.seccomp ? `default policy${allowing}` : "off"}`);
     out.push(`${p}  env ${Object.keys(a.env).sort().map((k) => `${k}=${a.env[k]}`).join(" ")}`);
   }
   for (const s of l.sublayers) out.push(...layerLines(s, p));

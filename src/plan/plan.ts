@@ -25,6 +25,9 @@ export interface RunOptions {
   keepenv: string[];
   hostname?: string;
   name?: string;
+  /** false: no seccomp filter; otherwise the default policy minus `seccompAllow`. */
+  seccomp: boolean;
+  seccompAllow: string[];
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -358,6 +361,7 @@ export function buildPlan(opts: RunOptions, host: HostFacts, template: Template)
     cwd: host.cwd,
     home: host.home,
     foreground: host.terminalForeground,
+    seccomp: opts.seccomp ? { allow: opts.seccompAllow } : null,
   };
   const vars: Record<string, string> = {
     home: host.home,

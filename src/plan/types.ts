@@ -110,6 +110,8 @@ export interface AppPlan {
   home: string;
   /** The launcher owns the terminal's foreground: the app gets its own process group and the terminal. */
   foreground: boolean;
+  /** The default seccomp policy minus these named allowances (src/seccomp/policy.ts), or null for none. */
+  seccomp: { allow: string[] } | null;
 }
 
 export interface Plan {

@@ -19,8 +19,11 @@ export interface SpawnOp {
   /** What this step means, for error messages ("dropping the capability bounding set"). */
   what: string;
   nr: number;
-  /** Integers, or bytes that are copied next to the struct and passed by address. */
-  args: (number | bigint | Uint8Array)[];
+  /**
+   * Integers; bytes that are copied next to the struct and passed by address; or a BPF program,
+   * passed as the address of a struct sock_fprog pointing at its copy.
+   */
+  args: (number | bigint | Uint8Array | { filter: Uint8Array })[];
   /** A failure of this step is not an error (for example PR_CAPBSET_DROP of an unknown capability). */
   optional?: boolean;
 }
@@ -158,10 +161,28 @@ export function spawn(req: SpawnRequest): number {
 function arenaSize(req: SpawnRequest, ops: SpawnOp[]): number {
   const text = [req.path, ...req.argv, ...req.env].reduce((n, s) => n + 3 * s.length + 16, 0);
   const data = ops.reduce(
-    (n, op) => n + op.args.reduce<number>((m, a) => m + (a instanceof Uint8Array ? a.length + 8 : 0), 0),
+    (n, op) =>
+      n +
+      op.args.reduce<number>((m, a) =>
+        m + (a instanceof Uint8Array
+          ? a.length + 8
+          : "filter" in Object(a)
+          ? (a as { filter: Uint8Array }).filter.length + 32
+          : 0), 0),
     0,
   );
   return STRUCT_SIZE + OP_SIZE * ops.length + text + data + 8 * (req.argv.length + req.env.length + 2);
+}
+
+function argValue(arena: Arena, a: SpawnOp["args"][number]): bigint | number {
+  if (a instanceof Uint8Array) return arena.put(a);
+  if (typeof a === "object") {
+    const fprog = new DataView(new ArrayBuffer(16)); // struct sock_fprog { u16 len; u64 filter; }
+    fprog.setUint16(0, a.filter.length / 8, true);
+    fprog.setBigUint64(8, arena.put(a.filter), true);
+    return arena.put(new Uint8Array(fprog.buffer));
+  }
+  return a;
 }
 
 /** Lays out struct spawn_args (see the stub source for the field list) and the op array. */
@@ -184,7 +205,7 @@ function writeArgs(arena: Arena, req: SpawnRequest, fds: { syncR: number; syncW:
   req.ops.forEach((op, i) => {
     const o = ops + OP_SIZE * i;
     u64(o, op.nr);
-    op.args.forEach((a, j) => u64(o + 8 + 8 * j, a instanceof Uint8Array ? arena.put(a) : a));
+    op.args.forEach((a, j) => u64(o + 8 + 8 * j, argValue(arena, a)));
     u64(o + 56, op.optional ? 1 : 0);
   });
 }

@@ -35,6 +35,8 @@ const opts = (o: Partial<RunOptions> = {}): RunOptions => ({
   shareNet: false,
   setenv: {},
   keepenv: [],
+  seccomp: true,
+  seccompAllow: [],
   ...o,
 });
 

@@ -6,7 +6,11 @@ import { UsageError } from "../../src/errors.ts";
 import { host } from "./plan_test.ts";
 
 const run = (yaml: string) =>
-  buildPlan({ command: ["x"], shareNet: false, setenv: {}, keepenv: [] }, host, parseTemplate(yaml, "t.yaml"));
+  buildPlan(
+    { command: ["x"], shareNet: false, setenv: {}, keepenv: [], seccomp: true, seccompAllow: [] },
+    host,
+    parseTemplate(yaml, "t.yaml"),
+  );
 const refuses = (yaml: string, msg: RegExp) =>
   assert.throws(() => run(yaml), (e: unknown) => e instanceof UsageError && msg.test(e.message), msg.source);
 
