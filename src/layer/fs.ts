@@ -84,6 +84,7 @@ function overlayPath(p: string): string {
 
 interface Applying {
   root: string;
+  maxUserNamespaces?: number;
   /** A scratch directory of this layer in the instance directory (as this layer sees it). */
   scratch: string;
   readonlyLater: string[];
@@ -138,6 +139,10 @@ function applyOne(a: Applying, op: FsOp, index: number): void {
     case "proc": {
       const at = mountPoint(root, op.dest, false);
       mount(`mounting /proc at ${op.dest}`, "proc", at, "proc", MS.NOSUID | MS.NODEV | MS.NOEXEC);
+      // Before /proc/sys turns read-only: this layer's own user namespace gets its limit.
+      if (a.maxUserNamespaces !== undefined) {
+        lockUserNamespaces(`${at}/sys/user/max_user_namespaces`, a.maxUserNamespaces);
+      }
       for (const sub of PROC_READONLY) {
         const p = `${at}/${sub}`;
         if (lstat(p) !== null) bindMount(`protecting ${op.dest}/${sub}`, p, p, true);
@@ -192,6 +197,18 @@ function applyOne(a: Applying, op: FsOp, index: number): void {
     case "remount-ro":
       a.readonlyLater.push(op.dest);
       return;
+  }
+}
+
+/**
+ * Limits the user namespaces that can exist below this layer's own (the kernel checks every ancestor's
+ * limit), as bubblewrap's --disable-userns does: the app has no capability here, so cannot raise it.
+ */
+function lockUserNamespaces(sysctl: string, max: number): void {
+  try {
+    Deno.writeTextFileSync(sysctl, `${max}\n`);
+  } catch (e) {
+    throw new BblError(`locking nested user namespaces (${sysctl}): ${(e as { code?: string }).code ?? e}`);
   }
 }
 
@@ -271,7 +288,12 @@ function makeSbxdir(a: Applying, layer: LayerPlan): void {
 export function buildRoot(layer: LayerPlan): void {
   const root = layer.rootMount!;
   mount("detaching from the parent's mount propagation", null, "/", null, MS.SLAVE | MS.REC);
-  const a: Applying = { root, scratch: `${root}.scratch`, readonlyLater: [] };
+  const a: Applying = {
+    root,
+    scratch: `${root}.scratch`,
+    readonlyLater: [],
+    maxUserNamespaces: layer.maxUserNamespaces,
+  };
   Deno.mkdirSync(a.scratch, { mode: 0o700 });
   layer.fs.forEach((op, i) => applyOne(a, op, i));
   if (layer.sbxdir) makeSbxdir(a, layer);

@@ -23,6 +23,7 @@ import { waitChild } from "../sys/process.ts";
 import { FORWARDED_SIGNALS, O, SIG } from "../sys/consts.ts";
 import { BblError, EXIT } from "../errors.ts";
 import { SysError } from "../sys/errno.ts";
+import { dropOwnPrivileges } from "../sys/privileges.ts";
 
 function report(fd: number, line: string): void {
   if (fd >= 0) libc.write(fd, cstr(line + "\n").subarray(0, line.length + 1), BigInt(line.length + 1));
@@ -116,6 +117,7 @@ async function main(): Promise<number> {
       return 0;
     }
     libc.close(reportTo); // the layers below hold the only write ends now: EOF when they are all done
+    dropOwnPrivileges();
     return await supervise(reportR, app);
   } catch (e) {
     const code = e instanceof BblError ? e.exit : EXIT.BBL;

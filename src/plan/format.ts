@@ -42,6 +42,7 @@ function layerLines(l: LayerPlan, pad: string): string[] {
     ...(l.dropCaps ? ["caps dropped"] : []),
     ...(l.noNewPrivs ? ["no_new_privs"] : []),
     ...(l.hostname !== undefined ? [`hostname ${l.hostname}`] : []),
+    ...(l.maxUserNamespaces !== undefined ? [`user namespaces below locked at ${l.maxUserNamespaces}`] : []),
     ...(l.unshare.includes("pid") ? ["stays as init"] : l.app ? [] : ["exits once its sublayers run"]),
   ];
   const out = [`${pad}${l.name}${l.app ? " (app)" : ""}: ${facts.join("; ")}`];

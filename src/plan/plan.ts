@@ -13,6 +13,7 @@ import { substitute } from "./template.ts";
 import { buildEnv } from "./env.ts";
 import { UsageError } from "../errors.ts";
 import { runnerCommand } from "../selfexec.ts";
+import { allLayers } from "./tree.ts";
 
 export interface RunOptions {
   /** The command and its arguments; empty: the user's shell. */
@@ -306,6 +307,16 @@ class Planner {
       this.fail(l.name, "cannot be started: its parent's root does not show the host (and bbl's runner) at host_at");
     }
     plan.runner = runnerCommand(this.host.runner, ctx.hostView);
+    if (plan.sublayers.some((s) => s.app) && !this.opts.seccompAllow.includes("userns")) {
+      // Every user namespace bbl creates below this layer counts against its limit; none more can.
+      plan.maxUserNamespaces = plan.sublayers.flatMap(allLayers).filter((s) => s.unshare.includes("user")).length;
+      if (!fs.some((f) => f.kind === "proc")) {
+        this.fail(
+          l.name,
+          "the app's parent layer must mount proc: it locks nested user namespaces there (or use --seccomp-allow userns)",
+        );
+      }
+    }
     if (has("pid") && !hasProc(plan)) {
       this.fail(`${l.name}.unshare`, "a pid namespace needs a layer at or below it with 'mnt' that mounts proc");
     }

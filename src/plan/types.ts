@@ -87,6 +87,11 @@ export interface LayerPlan {
   /** Directory (in the parent's view) the new root is built on, when the layer has one. */
   rootMount?: string;
   fs: FsOp[];
+  /**
+   * The nested user-namespace lock: written to user.max_user_namespaces of this layer's own user
+   * namespace right after it mounts proc, so that below it only the namespaces bbl creates can exist.
+   */
+  maxUserNamespaces?: number;
   /** Contents of /sbxdir/plans: the plans of this layer's descendants, when it has a new root. */
   sbxdir: boolean;
   hostname?: string;

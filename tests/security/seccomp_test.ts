@@ -21,7 +21,7 @@ async function attackIn(flags: string[]): Promise<Record<string, number>> {
   return Object.fromEntries(r.stdout.trim().split("\n").map((l) => l.split(" ")).map(([k, v]) => [k, Number(v)]));
 }
 
-const EPERM = 1, ENOTTY = 25, ENOSYS = 38;
+const EPERM = 1, ENOTTY = 25, ENOSPC = 28, ENOSYS = 38;
 
 Deno.test("escape attempts with the default filter: each refused by seccomp", async () => {
   const r = await attackIn([]);
@@ -54,13 +54,24 @@ Deno.test("escape attempts with the default filter: each refused by seccomp", as
 Deno.test("the same attempts with --seccomp off: which layer stops what", async () => {
   const r = await attackIn(["--seccomp", "off"]);
   // Stopped anyway, by having no capabilities in a user namespace that owns none of the mounts:
-  for (const k of ["mount", "open_tree", "fsopen", "pivot_root", "chroot", "socket_packet", "mount_in_new_userns"]) {
+  for (const k of ["mount", "open_tree", "fsopen", "pivot_root", "chroot", "socket_packet"]) {
     assert.equal(r[k], EPERM, `${k}: ${r[k]}`);
   }
   assert.equal(r.ptrace_init, EPERM, "pid 1 is another user namespace's root");
   assert.equal(r.tiocsti, ENOTTY, "no terminal here (stdin is a pipe); issue #6's pty relay covers terminals");
+  // Stopped by the nested user-namespace lock (the limit in the app's parent's user namespace):
+  assert.equal(r.unshare_user, ENOSPC);
+  assert.equal(r.clone_newuser, ENOSPC);
   // Stopped only by the filter: each of these works without it.
-  for (const k of ["keyctl", "personality", "socket_vsock", "i386_getpid", "unshare_user", "clone_newuser"]) {
+  for (const k of ["keyctl", "personality", "socket_vsock", "i386_getpid"]) {
     assert.equal(r[k], 0, `${k} succeeds without the filter: ${r[k]}`);
   }
+});
+
+Deno.test("--seccomp-allow userns lifts both the filter's rules and the lock", async () => {
+  const r = await attackIn(["--seccomp-allow", "userns"]);
+  assert.equal(r.unshare_user, 0);
+  assert.equal(r.clone_newuser, 0);
+  assert.equal(r.mount_in_new_userns, EPERM, "a new user namespace alone still owns no mount");
+  assert.equal(r.keyctl, EPERM, "the rest of the filter stays");
 });

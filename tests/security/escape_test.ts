@@ -1,0 +1,109 @@
+/** Escape attempts with shell tools, against the default sandbox, as an unprivileged user. */
+import assert from "node:assert/strict";
+import { bblArgv, REPO, sandboxSh, user, userEnv, userTempDir } from "../helpers.ts";
+
+Deno.test("every sandbox process: no capabilities, no_new_privs (the inits included)", async () => {
+  const r = await sandboxSh(
+    "for s in /proc/[0-9]*/status; do echo $(grep -E '^(Name|CapEff|CapBnd|CapPrm|NoNewPrivs)' $s | cut -f2); done",
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split("\n");
+  assert.ok(lines.length >= 2, r.stdout);
+  for (const l of lines) {
+    const [name, prm, eff, bnd, nnp] = l.split(" ");
+    assert.deepEqual(
+      [prm, eff, bnd, nnp],
+      ["0000000000000000", "0000000000000000", "0000000000000000", "1"],
+      `${name}: ${l}`,
+    );
+  }
+});
+
+Deno.test("the runner is unreachable: /proc/1/exe, /proc/1/root, and no host path to it", async () => {
+  const runner = Deno.execPath();
+  const r = await sandboxSh(
+    `readlink /proc/1/exe; cat /proc/1/exe > /dev/null; ls /proc/1/root/; ls /proc/1/cwd/; test -e ${runner} || echo no-runner; test -e ${REPO} || echo no-repo; ls /zrootfs; echo end`,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "no-runner\nno-repo\nend\n");
+  for (const p of ["/proc/1/exe", "/proc/1/root/", "/proc/1/cwd/"]) {
+    assert.match(r.stderr, new RegExp(`${p}.*Permission denied`), p);
+  }
+  assert.match(r.stderr, /\/zrootfs.*No such file/);
+});
+
+Deno.test("an inherited host directory descriptor does not reach the app", async () => {
+  const home = userTempDir("bbl-home-");
+  try {
+    // bbl started with fd 7 open on the host's / (as a careless parent might leave it)
+    const argv = bblArgv(
+      ["--", "/bin/sh", "-c", "ls /proc/self/fd; ls /proc/self/fd/7/ 2>&1 | head -1"],
+      userEnv(home),
+    );
+    const out = await new Deno.Command("bash", {
+      args: ["-c", 'exec 7</ && exec "$@"', "bash", ...argv],
+      stdout: "piped",
+      stderr: "piped",
+      clearEnv: true,
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.ok(!/^7$/m.test(text), text);
+    assert.match(text, /No such file or directory/);
+  } finally {
+    Deno.removeSync(home, { recursive: true });
+  }
+});
+
+Deno.test("no device nodes beyond the minimal set; mknod and setuid binaries give nothing", async () => {
+  const r = await sandboxSh(
+    "for d in sda vda mem kmem kmsg fuse port; do test -e /dev/$d && echo has-$d; done; mknod /tmp/n c 1 3; su -c true root </dev/null; grep -c nosuid /proc/self/mountinfo; grep -v nosuid /proc/self/mountinfo | wc -l; id -u",
+  );
+  assert.ok(!r.stdout.includes("has-"), r.stdout);
+  assert.match(r.stderr, /mknod.*Operation not permitted/);
+  const [nosuid, without, uid] = r.stdout.trim().split("\n").slice(-3);
+  assert.ok(Number(nosuid) > 5, r.stdout);
+  // every mount is nosuid, so a setuid binary runs with the caller's ids
+  assert.equal(without, "0", r.stdout);
+  assert.equal(uid, String(user.uid));
+});
+
+Deno.test("host pids are invisible and cannot be signalled", async () => {
+  const host = new Deno.Command("sleep", { args: ["30"] }).spawn();
+  try {
+    const r = await sandboxSh(
+      `ls /proc/${host.pid} 2>&1 | head -1; kill -0 ${host.pid} && echo signalled; kill -0 1 && echo init-ok; echo end`,
+    );
+    assert.match(r.stdout, /No such file/);
+    assert.ok(!r.stdout.includes("signalled"));
+    assert.match(r.stdout, /end/);
+  } finally {
+    host.kill("SIGKILL");
+    await host.status;
+  }
+});
+
+Deno.test("the app cannot leave: a double fork with setsid dies with the sandbox", async () => {
+  const ts = Date.now();
+  const marker = `bblorphan${ts}`;
+  // The marker is assembled at run time and searched as "[b]blorphan...", so only the orphan's own
+  // command line contains it (not the script's, not grep's).
+  const count = `grep -l "[b]blorphan${ts}" /proc/[0-9]*/cmdline 2>/dev/null | wc -l`;
+  const r = await sandboxSh(
+    `m=bblorph; (setsid sh -c 'sleep 300; :' "\${m}an${ts}" &); sleep 0.3; echo running $(${count})`,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  // inside: the orphan (its sh, re-parented to the sandbox's init) was running when the app exited
+  const inside = Number(r.stdout.match(/^running (\d+)$/m)?.[1]);
+  assert.ok(inside >= 1, r.stdout);
+  // outside: nothing of it survives the sandbox
+  const left = () =>
+    [...Deno.readDirSync("/proc")].filter((e) => {
+      try {
+        return /^\d+$/.test(e.name) && Deno.readTextFileSync(`/proc/${e.name}/cmdline`).includes(marker);
+      } catch {
+        return false;
+      }
+    });
+  assert.deepEqual(left(), []);
+});
