@@ -58,15 +58,33 @@ async function startLayer(plan: Plan, reportTo: number): Promise<number | null> 
   return appPid;
 }
 
-/** As pid 1: reap everything, learn the app's pid from the report pipe, exit with its status. */
-async function supervise(reportR: number, directApp: number | null): Promise<number> {
-  let app = directApp ?? -1;
-  const reaped = new Map<number, number>();
-  for (const sig of FORWARDED_SIGNALS) {
-    Deno.addSignalListener(sig, () => {
-      if (app > 0) libc.kill(app, SIG[sig]);
-    });
+/**
+ * Signal forwarding for an init, installed before anything else: as pid 1 of its namespace, a signal
+ * without a handler is dropped, even one forwarded from outside. Signals that arrive before the app's
+ * pid is known are held and delivered then.
+ */
+class Forwarder {
+  private app = -1;
+  private held: number[] = [];
+  constructor() {
+    for (const sig of FORWARDED_SIGNALS) Deno.addSignalListener(sig, () => this.deliver(SIG[sig]));
   }
+  private deliver(sig: number): void {
+    if (this.app > 0) libc.kill(this.app, sig);
+    else this.held.push(sig);
+  }
+  setApp(pid: number): void {
+    this.app = pid;
+    for (const sig of this.held.splice(0)) libc.kill(pid, sig);
+  }
+  get pid(): number {
+    return this.app;
+  }
+}
+
+/** As pid 1: reap everything, learn the app's pid from the report pipe, exit with its status. */
+async function supervise(reportR: number, forward: Forwarder): Promise<number> {
+  const reaped = new Map<number, number>();
   return await new Promise<number>((resolve) => {
     (async () => {
       const buf = new Uint8Array(256);
@@ -79,18 +97,18 @@ async function supervise(reportR: number, directApp: number | null): Promise<num
           const [what, value] = text.slice(0, i).split(" ");
           text = text.slice(i + 1);
           if (what === "app") {
-            app = Number(value);
-            if (reaped.has(app)) resolve(reaped.get(app)!);
+            forward.setApp(Number(value));
+            if (reaped.has(forward.pid)) resolve(reaped.get(forward.pid)!);
           } else if (what === "fail") resolve(Number(value));
         }
       }
       // Every layer below has exited or exec'd: no app was reported, so a layer failed (and said why).
-      if (app < 0) resolve(EXIT.BBL);
+      if (forward.pid < 0) resolve(EXIT.BBL);
     })();
     (async () => {
       for (;;) {
         const { pid, code } = await waitChild(-1);
-        if (pid === app) return resolve(code); // our exit ends the namespace: the kernel kills the rest
+        if (pid === forward.pid) return resolve(code); // our exit ends the namespace: the kernel kills the rest
         reaped.set(pid, code);
       }
     })();
@@ -101,6 +119,7 @@ async function main(): Promise<number> {
   const plan: Plan = JSON.parse(Deno.readTextFileSync(`/proc/self/fd/${PLAN_FD}`));
   libc.close(PLAN_FD);
   const isInit = plan.root.unshare.includes("pid");
+  const forward = isInit ? new Forwarder() : null;
   // Below an init the report pipe is fd 4; an init opens its own for the layers below it. (Without a
   // report pipe, fd 4 is one of the runtime's own descriptors and must be left alone.)
   const inherited = plan.reporting ? REPORT_FD : -1;
@@ -118,7 +137,8 @@ async function main(): Promise<number> {
     }
     libc.close(reportTo); // the layers below hold the only write ends now: EOF when they are all done
     dropOwnPrivileges();
-    return await supervise(reportR, app);
+    if (app !== null) forward!.setApp(app);
+    return await supervise(reportR, forward!);
   } catch (e) {
     const code = e instanceof BblError ? e.exit : EXIT.BBL;
     if (!isInit) report(inherited, `fail ${code}`);

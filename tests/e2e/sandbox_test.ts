@@ -356,15 +356,15 @@ Deno.test("the app cannot mount, or regain capabilities through a new user names
     `python3 -c '
 import ctypes, os
 libc = ctypes.CDLL(None, use_errno=True)
-print("mount", libc.mount(b"none", b"/tmp", b"tmpfs", 0, None), ctypes.get_errno())
+print("mount", libc.mount(b"none", b"/tmp", b"tmpfs", 0, None), ctypes.get_errno(), flush=True)
 pid = os.fork()
 if pid == 0:
     r = libc.unshare(0x10000000 | 0x00020000)  # CLONE_NEWUSER|CLONE_NEWNS
     if r == 0:
-        print("mount-in-new-ns", libc.mount(b"none", b"/tmp", b"tmpfs", 0, None), ctypes.get_errno())
-        print("setuid-caps", open("/proc/self/status").read().split("CapEff:")[1].split()[0])
+        print("mount-in-new-ns", libc.mount(b"none", b"/tmp", b"tmpfs", 0, None), ctypes.get_errno(), flush=True)
+        print("setuid-caps", open("/proc/self/status").read().split("CapEff:")[1].split()[0], flush=True)
     else:
-        print("unshare-refused", ctypes.get_errno())
+        print("unshare-refused", ctypes.get_errno(), flush=True)
     os._exit(0)
 os.waitpid(pid, 0)'`,
   );

@@ -5,14 +5,14 @@ import { buildPlan } from "../../src/plan/plan.ts";
 import { UsageError } from "../../src/errors.ts";
 import { host } from "./plan_test.ts";
 
-const run = (yaml: string) =>
+const run = (yaml: string, seccompAllow: string[] = []) =>
   buildPlan(
-    { command: ["x"], shareNet: false, setenv: {}, keepenv: [], seccomp: true, seccompAllow: [] },
+    { command: ["x"], shareNet: false, setenv: {}, keepenv: [], seccomp: true, seccompAllow },
     host,
     parseTemplate(yaml, "t.yaml"),
   );
-const refuses = (yaml: string, msg: RegExp) =>
-  assert.throws(() => run(yaml), (e: unknown) => e instanceof UsageError && msg.test(e.message), msg.source);
+const refuses = (yaml: string, msg: RegExp, allow: string[] = []) =>
+  assert.throws(() => run(yaml, allow), (e: unknown) => e instanceof UsageError && msg.test(e.message), msg.source);
 
 const OK = `
 layer:
@@ -54,11 +54,10 @@ Deno.test("structural rules", () => {
   refuses(OK + "    - { name: app2, app: true, unshare: [user], ids: user }\n", /more than one app layer: app, app2/);
   // no app layer
   refuses(OK.replace("app: true, ", ""), /no layer has app: true/);
-  // pid without a layer that mounts proc
-  refuses(
-    OK.replace("    - { kind: proc, dest: /proc }\n", ""),
-    /top\.unshare: a pid namespace needs a layer at or below it with 'mnt' that mounts proc/,
-  );
+  // without proc: the app's parent cannot lock nested user namespaces, and the pid namespace has no /proc
+  const noProc = OK.replace("    - { kind: proc, dest: /proc }\n", "");
+  refuses(noProc, /top: the app's parent layer must mount proc: it locks nested user namespaces there/);
+  refuses(noProc, /top\.unshare: a pid namespace needs a layer at or below it with 'mnt' that mounts proc/, ["userns"]);
   // a new root without mnt
   refuses(OK.replace("[user, pid, mnt]", "[user, pid]"), /top\.fs: a new root needs 'mnt'/);
   // the app layer with pid
