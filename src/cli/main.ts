@@ -10,6 +10,7 @@ import { formatPlan } from "../plan/format.ts";
 import { doctor } from "../doctor.ts";
 import { VERSION } from "../version.ts";
 import { ALLOWANCES } from "../seccomp/policy.ts";
+import { RLIMITS } from "../sys/limits.ts";
 
 interface RawRunOptions {
   uid?: string;
@@ -22,6 +23,7 @@ interface RawRunOptions {
   template?: string;
   seccomp: string;
   seccompAllow: string[];
+  limit: string[];
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -36,6 +38,12 @@ function addRunOptions(c: Command): Command {
     .option("--hostname <name>", "host name inside (default: bbl)")
     .option("--name <name>", "sandbox name (default: from the command)")
     .option("--template <file>", "layer template (default: the embedded one; see `bbl template`)")
+    .option(
+      "--limit <NAME=N>",
+      `a resource limit for the app (${Object.keys(RLIMITS).join(", ")}; repeatable)`,
+      collect,
+      [],
+    )
     .option("--seccomp <mode>", "system call filter for the app: default or off", "default")
     .option(
       "--seccomp-allow <name>",
@@ -80,8 +88,18 @@ export function toRunOptions(raw: RawRunOptions, command: string[]): RunOptions 
   if (raw.seccomp === "off" && raw.seccompAllow.length > 0) {
     throw new UsageError("--seccomp-allow conflicts with --seccomp off");
   }
+  const limits: Record<string, number> = {};
+  for (const l of raw.limit) {
+    const m = l.match(/^([a-z]+)=(\d+)$/);
+    if (!m || !(m[1] in RLIMITS)) {
+      throw new UsageError(`--limit ${l}: expected NAME=N with NAME one of ${Object.keys(RLIMITS).join(", ")}`);
+    }
+    if (m[1] in limits) throw new UsageError(`--limit ${m[1]} given twice`);
+    limits[m[1]] = Number(m[2]);
+  }
   return {
     command,
+    limits,
     seccomp: raw.seccomp === "default",
     seccompAllow: raw.seccompAllow,
     uid: parseId("--uid", raw.uid),

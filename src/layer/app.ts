@@ -12,6 +12,7 @@ import { BblError, EXIT } from "../errors.ts";
 import { writeIdMaps } from "./idmap.ts";
 import { cloneFlags, timeNsOp } from "./spawn_layer.ts";
 import { seccompOp } from "../seccomp/apply.ts";
+import { limitOps } from "../sys/limits.ts";
 
 function isExecutableFile(p: string): boolean {
   try {
@@ -49,6 +50,7 @@ export function startApp(layer: LayerPlan): number {
   const ops = [closeFdsOp(3)];
   if (!app.foreground) ops.push({ what: "starting a new session", nr: nr("setsid"), args: [] });
   if (layer.unshare.includes("time")) ops.push(timeNsOp());
+  ops.push(...limitOps(app.limits)); // while it may still raise hard limits
   ops.push(...dropPrivilegesOps(lastCap()));
   if (app.seccomp) ops.push(seccompOp(app.seccomp.allow)); // last: it may forbid what the steps above use
   try {

@@ -54,8 +54,11 @@ function mountPoint(root: string, dest: string, asFile: boolean): string {
   return p;
 }
 
-function tmpfs(what: string, at: string, mode: number, size?: number): void {
-  const data = `mode=${mode.toString(8).padStart(4, "0")}` + (size ? `,size=${size}` : "");
+/** Sizes of the tmpfs mounts bbl adds itself (the plan's own carry their size). */
+const SHM_SIZE = "256m", SMALL_SIZE = "16m";
+
+function tmpfs(what: string, at: string, mode: number, size: string): void {
+  const data = `mode=${mode.toString(8).padStart(4, "0")},size=${size}`;
   mount(what, "tmpfs", at, "tmpfs", MS.NOSUID | MS.NODEV, data);
 }
 
@@ -184,7 +187,7 @@ function applyOne(a: Applying, op: FsOp, index: number): void {
       // The upper layer lives on a tmpfs of this mount namespace, on a scratch directory of the instance.
       const dir = `${a.scratch}/tmp-overlay-${index}`;
       Deno.mkdirSync(dir, { mode: 0o700 });
-      tmpfs(`mounting a tmpfs for the overlay at ${op.dest}`, dir, 0o755);
+      tmpfs(`mounting a tmpfs for the overlay at ${op.dest}`, dir, 0o755, "1g");
       Deno.mkdirSync(`${dir}/upper`);
       Deno.mkdirSync(`${dir}/work`);
       const at = mountPoint(root, op.dest, false);
@@ -225,7 +228,7 @@ function mask(a: Applying, src: string, dest: string, optional: boolean): void {
   const at = a.root + dest;
   if (lstat(at)?.isSymlink) throw new BblError(`masking ${dest}: refusing to mount over a symlink`);
   if (st.isDirectory) {
-    tmpfs(`masking ${dest}`, at, 0o000);
+    tmpfs(`masking ${dest}`, at, 0o000, SMALL_SIZE);
   } else {
     const empty = `${a.scratch}/mask`;
     if (lstat(empty) === null) Deno.writeFileSync(empty, new Uint8Array(), { mode: 0o000 });
@@ -238,7 +241,7 @@ function mask(a: Applying, src: string, dest: string, optional: boolean): void {
 /** The minimal /dev: host device nodes bound (mknod is impossible in a user namespace), a new devpts. */
 function makeDev(a: Applying, dest: string, from: string, consoleTty: string | undefined): void {
   const at = mountPoint(a.root, dest, false);
-  mount(`mounting a tmpfs at ${dest}`, "tmpfs", at, "tmpfs", MS.NOSUID, "mode=0755");
+  mount(`mounting a tmpfs at ${dest}`, "tmpfs", at, "tmpfs", MS.NOSUID, `mode=0755,size=${SMALL_SIZE}`);
   const nodes: [string, string][] = DEV_NODES.map((n) => [`${from}/${n}`, n]);
   if (consoleTty) nodes.push([consoleTty, "console"]);
   for (const [src, node] of nodes) {
@@ -259,7 +262,7 @@ function makeDev(a: Applying, dest: string, from: string, consoleTty: string | u
   );
   Deno.symlinkSync("pts/ptmx", `${at}/ptmx`);
   Deno.mkdirSync(`${at}/shm`);
-  tmpfs(`mounting a tmpfs at ${dest}/shm`, `${at}/shm`, 0o1777);
+  tmpfs(`mounting a tmpfs at ${dest}/shm`, `${at}/shm`, 0o1777, SHM_SIZE);
   Deno.symlinkSync("/proc/self/fd", `${at}/fd`);
   ["stdin", "stdout", "stderr"].forEach((n, i) => Deno.symlinkSync(`/proc/self/fd/${i}`, `${at}/${n}`));
   // Owned by the layer's root, which is the app's user: read-only so the app cannot plant files here.
@@ -272,7 +275,7 @@ function makeDev(a: Applying, dest: string, from: string, consoleTty: string | u
  */
 function makeSbxdir(a: Applying, layer: LayerPlan): void {
   const at = mountPoint(a.root, "/sbxdir", false);
-  tmpfs("mounting /sbxdir", at, 0o755);
+  tmpfs("mounting /sbxdir", at, 0o755, SMALL_SIZE);
   Deno.mkdirSync(`${at}/apps`);
   Deno.mkdirSync(`${at}/plans`);
   for (const l of layer.sublayers.flatMap(allLayers)) {
@@ -280,7 +283,7 @@ function makeSbxdir(a: Applying, layer: LayerPlan): void {
     Deno.writeTextFileSync(`${at}/plans/${l.name}.json`, JSON.stringify(own, null, 2) + "\n");
   }
   Deno.mkdirSync(`${at}/temp`);
-  tmpfs("mounting /sbxdir/temp", `${at}/temp`, 0o1777);
+  tmpfs("mounting /sbxdir/temp", `${at}/temp`, 0o1777, "256m");
   a.readonlyLater.push("/sbxdir");
 }
 

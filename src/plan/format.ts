@@ -64,6 +64,8 @@ function layerLines(l: LayerPlan, pad: string): string[] {
     out.push(`${p}  cwd ${a.cwd} (else ${a.home}); ${a.foreground ? "terminal foreground" : "new session"}`);
     const allowing = a.seccomp?.allow.length ? ` allowing ${a.seccomp.allow.join(", ")}` : "";
     out.push(`${p}  seccomp ${a.seccomp ? `default policy${allowing}` : "off"}`);
+    const limits = Object.entries(a.limits).map(([k, v]) => `${k}=${v}`).join(" ");
+    if (limits) out.push(`${p}  limits ${limits}`);
     out.push(`${p}  env ${Object.keys(a.env).sort().map((k) => `${k}=${a.env[k]}`).join(" ")}`);
   }
   for (const s of l.sublayers) out.push(...layerLines(s, p));

@@ -29,6 +29,17 @@ export interface RunOptions {
   /** false: no seccomp filter; otherwise the default policy minus `seccompAllow`. */
   seccomp: boolean;
   seccompAllow: string[];
+  limits: Record<string, number>;
+}
+
+/** Size of a tmpfs whose step gives none: bounded, unlike the kernel's default of half the RAM. */
+export const DEFAULT_TMPFS_SIZE = "64m";
+
+function parseSize(v: string | number | undefined, where: string): string {
+  if (v === undefined) return DEFAULT_TMPFS_SIZE;
+  const s = String(v);
+  if (!/^[1-9]\d*[kmg]?$/.test(s)) throw new UsageError(`${where}: size must be a number of bytes, or with k, m or g`);
+  return s;
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -159,7 +170,12 @@ class Planner {
           break;
         case "tmpfs":
         case "rotmpfs":
-          ops.push({ kind: f.kind, dest, mode: parseMode(f.mode, 0o755, label), ...(f.size ? { size: f.size } : {}) });
+          ops.push({
+            kind: f.kind,
+            dest,
+            mode: parseMode(f.mode, 0o755, label),
+            size: parseSize(f.size, `${label}.size`),
+          });
           break;
         case "dir":
           ops.push({ kind: "dir", dest, mode: parseMode(f.mode, 0o755, label) });
@@ -373,6 +389,7 @@ export function buildPlan(opts: RunOptions, host: HostFacts, template: Template)
     home: host.home,
     foreground: host.terminalForeground,
     seccomp: opts.seccomp ? { allow: opts.seccompAllow } : null,
+    limits: opts.limits,
   };
   const vars: Record<string, string> = {
     home: host.home,

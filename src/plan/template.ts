@@ -13,7 +13,7 @@ export interface TemplateFs {
   dest?: string;
   src?: string;
   mode?: string | number;
-  size?: number;
+  size?: string | number;
   content?: string;
   target?: string;
   optional?: boolean;

@@ -41,7 +41,8 @@ export type FsOp =
   | { kind: "bind" | "robind"; src: string; dest: string; optional?: boolean }
   /** Same path inside as in the host view; a symlink stays a symlink (as /bin -> usr/bin). */
   | { kind: "same" | "rosame"; src: string; dest: string; optional?: boolean }
-  | { kind: "tmpfs" | "rotmpfs"; dest: string; mode: number; size?: number }
+  /** `size` in tmpfs(5) notation ("64m", "1g"); every tmpfs bbl mounts has one. */
+  | { kind: "tmpfs" | "rotmpfs"; dest: string; mode: number; size: string }
   | { kind: "dir"; dest: string; mode: number }
   /** A file with the given content, created in the new root (never written through to a source). */
   | { kind: "file" | "rofile"; dest: string; content: string; mode: number }
@@ -115,6 +116,8 @@ export interface AppPlan {
   home: string;
   /** The launcher owns the terminal's foreground: the app gets its own process group and the terminal. */
   foreground: boolean;
+  /** Resource limits by name (src/sys/limits.ts): soft and hard set to the value. */
+  limits: Record<string, number>;
   /** The default seccomp policy minus these named allowances (src/seccomp/policy.ts), or null for none. */
   seccomp: { allow: string[] } | null;
 }

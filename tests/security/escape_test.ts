@@ -107,3 +107,73 @@ Deno.test("the app cannot leave: a double fork with setsid dies with the sandbox
     });
   assert.deepEqual(left(), []);
 });
+
+Deno.test("resource limits: a fork bomb under --limit nproc stays inside; bbl survives and cleans up", async () => {
+  const r = await sandboxSh("grep -E '^Max processes' /proc/self/limits; b() { b | b & }; b; sleep 1; echo survived", {
+    flags: ["--limit", "nproc=200"],
+  });
+  assert.match(r.stdout, /^Max processes\s+200\s+200/m);
+  assert.match(r.stdout, /survived/);
+  assert.equal(r.code, 0);
+});
+
+Deno.test("tmpfs sizes are bounded: filling /tmp stops at its size", async () => {
+  const r = await sandboxSh(
+    "df -k /tmp | tail -1; dd if=/dev/zero of=/tmp/fill bs=1M 2>&1 | grep -o 'No space left on device'; du -sk /tmp/fill",
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const sizeK = Number(r.stdout.trim().split("\n")[0].split(/\s+/)[1]);
+  assert.equal(sizeK, 1024 * 1024); // the default template's 1g
+  assert.match(r.stdout, /No space left on device/);
+  const used = Number(r.stdout.trim().split("\n").at(-1)!.split(/\s+/)[0]);
+  assert.ok(used <= sizeK, `${used} > ${sizeK}`);
+});
+
+Deno.test("no host network: a host loopback listener and host abstract sockets are unreachable", async () => {
+  const server = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (server.addr as Deno.NetAddr).port;
+  const abstract = `bbl-test-${Date.now()}`;
+  const py = new Deno.Command("python3", {
+    args: [
+      "-c",
+      `import socket,time\ns=socket.socket(socket.AF_UNIX)\ns.bind("\\0${abstract}")\ns.listen(1)\ntime.sleep(20)`,
+    ],
+  }).spawn();
+  try {
+    await new Promise((res) => setTimeout(res, 200));
+    const script = `import socket
+for name, fam, addr in (("tcp", socket.AF_INET, ("127.0.0.1", ${port})), ("abstract", socket.AF_UNIX, "\\0${abstract}")):
+    s = socket.socket(fam)
+    try:
+        s.connect(addr); print(name, "connected")
+    except OSError as e:
+        print(name, e.errno)`;
+    const r = await sandboxSh(`python3 -c '${script}'`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^tcp 111$/m); // ECONNREFUSED: the sandbox's own loopback has no listener
+    assert.match(r.stdout, /^abstract 111$/m); // abstract sockets belong to the network namespace
+    const shared = await sandboxSh(`python3 -c '${script}'`, { flags: ["--share-net"] });
+    assert.match(shared.stdout, /^tcp connected$/m, "the test itself can tell the difference");
+  } finally {
+    server.close();
+    py.kill();
+    await py.status;
+  }
+});
+
+Deno.test("SysV IPC and /dev/shm are not shared with the host", async () => {
+  const key = `bbl-shm-${Date.now()}`;
+  Deno.writeTextFileSync(`/dev/shm/${key}`, "host");
+  const ipc = new Deno.Command("ipcmk", { args: ["-M", "4096"], stdout: "piped" }).outputSync();
+  const id = new TextDecoder().decode(ipc.stdout).match(/(\d+)/)?.[1];
+  try {
+    assert.ok(ipc.success && id, "the host has a SysV segment for the test");
+    const r = await sandboxSh(`ls /dev/shm; ipcs -m | grep -c '^0x' || true`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!r.stdout.includes(key), r.stdout);
+    assert.equal(r.stdout.trim().split("\n").at(-1), "0");
+  } finally {
+    Deno.removeSync(`/dev/shm/${key}`);
+    new Deno.Command("ipcrm", { args: ["-m", id!] }).outputSync();
+  }
+});

@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { toRunOptions } from "../../src/cli/main.ts";
 import { UsageError } from "../../src/errors.ts";
 
-const raw = { setenv: [] as string[], keepEnv: [] as string[], seccomp: "default", seccompAllow: [] as string[] };
+const raw = {
+  setenv: [] as string[],
+  keepEnv: [] as string[],
+  seccomp: "default",
+  seccompAllow: [] as string[],
+  limit: [] as string[],
+};
 
 Deno.test("run options: ids, env settings", () => {
   const o = toRunOptions({ ...raw, uid: "0", gid: "5", setenv: ["A=1=2", "B="], keepEnv: ["C"], shareNet: true }, [
@@ -27,6 +33,9 @@ Deno.test("run options: bad values are usage errors", () => {
       { ...raw, keepEnv: ["A B"] },
       { ...raw, setenv: ["A=1"], keepEnv: ["A"] },
       { ...raw, seccomp: "strict" },
+      { ...raw, limit: ["nproc"] },
+      { ...raw, limit: ["stack=1"] },
+      { ...raw, limit: ["nproc=1", "nproc=2"] },
       { ...raw, seccompAllow: ["everything"] },
       { ...raw, seccomp: "off", seccompAllow: ["ptrace"] },
     ]

@@ -37,6 +37,7 @@ const opts = (o: Partial<RunOptions> = {}): RunOptions => ({
   keepenv: [],
   seccomp: true,
   seccompAllow: [],
+  limits: {},
   ...o,
 });
 
@@ -86,7 +87,8 @@ Deno.test("never-access paths are masked under host_at in layer2", () => {
 
 Deno.test("the container root: tmpfs first, remount-ro last, home and runtime dir", () => {
   const { fs } = byName(buildPlan(opts(), host, dflt()).root).layer3;
-  assert.deepEqual(fs[0], { kind: "tmpfs", dest: "/", mode: 0o755 });
+  assert.deepEqual(fs[0], { kind: "tmpfs", dest: "/", mode: 0o755, size: "64m" });
+  assert.deepEqual(fs.find((f) => f.dest === "/tmp"), { kind: "tmpfs", dest: "/tmp", mode: 0o1777, size: "1g" });
   assert.deepEqual(fs.at(-1), { kind: "remount-ro", dest: "/" });
   const dests = fs.map((o) => `${o.kind} ${o.dest}`);
   for (
@@ -130,10 +132,10 @@ Deno.test("options: --share-net, --uid 0, a terminal, the command", () => {
 Deno.test("fs order: a later step for the same dest wins; parents first; remount-ro last", () => {
   const ops: FsOp[] = [
     { kind: "remount-ro", dest: "/" },
-    { kind: "tmpfs", dest: "/a/b", mode: 0o755 },
-    { kind: "tmpfs", dest: "/", mode: 0o755 },
+    { kind: "tmpfs", dest: "/a/b", mode: 0o755, size: "1m" },
+    { kind: "tmpfs", dest: "/", mode: 0o755, size: "1m" },
     { kind: "dir", dest: "/a", mode: 0o700 },
-    { kind: "tmpfs", dest: "/a/b", mode: 0o700 },
+    { kind: "tmpfs", dest: "/a/b", mode: 0o700, size: "1m" },
   ];
   assert.deepEqual(orderFs(ops).map((o) => `${o.kind} ${o.dest}${"mode" in o ? ` ${o.mode.toString(8)}` : ""}`), [
     "tmpfs / 755",
