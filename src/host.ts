@@ -26,12 +26,8 @@ function existingReal(paths: string[]): string[] {
   return [...out];
 }
 
-/** True when we may hand the terminal on stdin to the app (it is ours and we are in its foreground). */
-function ownsTerminal(): boolean {
-  return libc.isatty(0) === 1 && libc.tcgetpgrp(0) === libc.getpgrp();
-}
-
-export function gatherHost(): HostFacts {
+/** `tty`: the sandbox terminal's path when the launcher relays one (see src/sys/pty.ts). */
+export function gatherHost(tty: string | null = null): HostFacts {
   const uid = libc.getuid(), gid = libc.getgid();
   const env = Deno.env.toObject();
   const home = env.HOME && env.HOME.startsWith("/") ? env.HOME.replace(/\/+$/, "") || "/" : "/";
@@ -47,8 +43,7 @@ export function gatherHost(): HostFacts {
     cwd,
     pid: Deno.pid,
     env,
-    tty: libc.isatty(0) === 1 ? Deno.readLinkSync("/proc/self/fd/0") : null,
-    terminalForeground: ownsTerminal(),
+    tty,
     instanceBase: instanceBase(env, uid),
     runner: runnerFacts(env),
     neverAccess: existingReal(NEVER_ACCESS.map((p) => p.replace(/^~(?=\/)/, home))),

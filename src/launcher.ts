@@ -1,53 +1,80 @@
 /**
  * The launcher: the process the user runs. It owns the instance directory, starts the first layer in
- * its new namespaces, forwards signals to it, hands the terminal back when it ends, and exits with the
- * app's code (the first layer is the sandbox's init and exits with it).
+ * its new namespaces, forwards signals to it, relays the sandbox's terminal, and exits with the app's
+ * code (the first layer is the sandbox's init and exits with it).
  */
 import type { Plan } from "./plan/types.ts";
 import { SpawnError } from "./sys/spawn.ts";
 import { libc } from "./sys/libc.ts";
 import { FORWARDED_SIGNALS, SIG } from "./sys/consts.ts";
 import { waitChild } from "./sys/process.ts";
+import { copyWindowSize, type Pty, pump, rawMode } from "./sys/pty.ts";
 import { Instance } from "./instance.ts";
 import { spawnLayer } from "./layer/spawn_layer.ts";
 import { allLayers } from "./plan/tree.ts";
 import { BblError } from "./errors.ts";
 import { diagnoseUserns } from "./userns.ts";
 
-/** Takes the terminal's foreground back after the app is gone (SIGTTOU blocked: we are in background). */
-function reclaimTerminal(): void {
-  const set = new BigUint64Array(16); // sigset_t
-  set[0] = 1n << BigInt(SIG.SIGTTOU - 1);
-  const old = new BigUint64Array(16);
-  libc.pthread_sigmask(0, /* SIG_BLOCK */ new Uint8Array(set.buffer), new Uint8Array(old.buffer));
-  libc.tcsetpgrp(0, libc.getpgrp());
-  libc.pthread_sigmask(2, /* SIG_SETMASK */ new Uint8Array(old.buffer), null);
+/** We may put the terminal in raw mode and read it: it is on stdin and we are its foreground job. */
+function foreground(): boolean {
+  return libc.isatty(0) === 1 && libc.tcgetpgrp(0) === libc.getpgrp();
 }
 
-export async function launch(plan: Plan, uid: number): Promise<number> {
+/**
+ * Relays between the user's terminal and the sandbox's pty: raw mode on the real one (restored by the
+ * returned function on every exit path), window size kept in step. Output is pumped until the last
+ * holder of the pty's slave is gone.
+ */
+function relay(pty: Pty): { drained: Promise<void>; stop: () => void } {
+  const fg = foreground();
+  const restore = fg ? rawMode(0) : () => {};
+  copyWindowSize(0, pty.master);
+  const onWinch = () => copyWindowSize(0, pty.master);
+  Deno.addSignalListener("SIGWINCH", onWinch);
+  if (fg) pump(0, pty.master); // ends with the process: a read of the user's terminal cannot be cancelled
+  const drained = pump(pty.master, 1);
+  return {
+    drained,
+    stop: () => {
+      Deno.removeSignalListener("SIGWINCH", onWinch);
+      restore();
+    },
+  };
+}
+
+export async function launch(plan: Plan, uid: number, pty: Pty | null): Promise<number> {
   const roots = allLayers(plan.root).filter((l) => l.rootMount).map((l) => l.name);
   const instance = Instance.create(plan.instanceDir, uid, roots);
   const forwards: [Deno.Signal, () => void][] = [];
-  const foreground = allLayers(plan.root).some((l) => l.app?.foreground);
+  let terminal: ReturnType<typeof relay> | null = null;
   try {
     let pid: number;
     try {
-      pid = spawnLayer(plan, -1, SIG.SIGKILL); // SIGKILL of the launcher takes the whole sandbox down
+      // SIGKILL of the launcher takes the whole sandbox down
+      pid = spawnLayer(plan, -1, SIG.SIGKILL, pty?.slave ?? -1);
     } catch (e) {
       if (e instanceof SpawnError && e.isExec) {
         throw new BblError(`starting the layer runner ${plan.root.runner!.path}: ${e.code}`);
       }
       throw diagnoseUserns(e) ?? e;
+    } finally {
+      if (pty) libc.close(pty.slave); // the sandbox holds it now: when it is gone, the relay ends
     }
+    if (pty) terminal = relay(pty);
     for (const name of FORWARDED_SIGNALS) {
+      if (name === "SIGWINCH" && pty) continue; // the pty's size change signals the app itself
       const handler = () => libc.kill(pid, SIG[name]);
       Deno.addSignalListener(name, handler);
       forwards.push([name, handler]);
     }
-    return (await waitChild(pid)).code;
+    const { code } = await waitChild(pid);
+    // The sandbox is gone, so is every holder of the pty's slave: the relay drains and ends.
+    if (terminal) await Promise.race([terminal.drained, new Promise((r) => setTimeout(r, 2000))]);
+    return code;
   } finally {
     for (const [name, handler] of forwards) Deno.removeSignalListener(name, handler);
-    if (foreground) reclaimTerminal();
+    terminal?.stop();
+    if (pty) libc.close(pty.master);
     instance.remove();
   }
 }

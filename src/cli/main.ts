@@ -6,6 +6,7 @@ import { readDefaultTemplate } from "../plan/default_template.ts";
 import { UsageError } from "../errors.ts";
 import { gatherHost } from "../host.ts";
 import { launch } from "../launcher.ts";
+import { openPty } from "../sys/pty.ts";
 import { formatPlan } from "../plan/format.ts";
 import { doctor } from "../doctor.ts";
 import { VERSION } from "../version.ts";
@@ -140,9 +141,12 @@ export async function cli(argv: string[]): Promise<number> {
     .configureOutput({ writeErr: () => {} });
   addRunOptions(program).action((cmd: string[], raw: RawRunOptions) => {
     const opts = toRunOptions(raw, [...cmd, ...tail]);
-    const host = gatherHost();
-    const plan = buildPlan(opts, host, loadTemplate(raw.template));
-    result = launch(plan, host.uid);
+    const template = loadTemplate(raw.template);
+    // A terminal on stdin: the sandbox gets a pty of its own, relayed (src/sys/pty.ts).
+    const pty = Deno.stdin.isTerminal() ? openPty() : null;
+    const host = gatherHost(pty?.slavePath ?? null);
+    const plan = buildPlan(opts, host, template);
+    result = launch(plan, host.uid, pty);
   });
   addRunOptions(program.command("explain").description("print what a run with these options would build"))
     .option("--json", "machine-readable output")

@@ -1,13 +1,15 @@
 /**
  * Starting the app from the innermost layer: find the command inside the sandbox, then spawn it with
  * its own user namespace (when its ids differ from the layer's), every privilege dropped in the child,
- * the result checked from /proc before its execve, and the terminal handed to it.
+ * the result checked from /proc before its execve, in a session of its own (with the sandbox's pty as
+ * its controlling terminal when there is one).
  */
 import type { AppPlan, LayerPlan } from "../plan/types.ts";
 import { spawn, SpawnError } from "../sys/spawn.ts";
 import { closeFdsOp, dropPrivilegesOps, lastCap, privilegeProblems } from "../sys/privileges.ts";
 import { nr } from "../sys/consts.ts";
-import { check, cstr, libc } from "../sys/libc.ts";
+import { cstr, libc } from "../sys/libc.ts";
+import { TIOCSCTTY } from "../sys/pty.ts";
 import { BblError, EXIT } from "../errors.ts";
 import { writeIdMaps } from "./idmap.ts";
 import { cloneFlags, timeNsOp } from "./spawn_layer.ts";
@@ -47,8 +49,11 @@ export function startApp(layer: LayerPlan): number {
   const app = layer.app!;
   enterWorkingDir(app);
   const path = resolveCommand(app.argv[0], app.env.PATH ?? "");
-  const ops = [closeFdsOp(3)];
-  if (!app.foreground) ops.push({ what: "starting a new session", nr: nr("setsid"), args: [] });
+  const ops = [closeFdsOp(3), { what: "starting a new session", nr: nr("setsid"), args: [] }];
+  if (app.terminal) {
+    // The sandbox's pty on fd 0 becomes the app's controlling terminal (job control works inside).
+    ops.push({ what: "taking the sandbox's terminal", nr: nr("ioctl"), args: [0, TIOCSCTTY, 0] });
+  }
   if (layer.unshare.includes("time")) ops.push(timeNsOp());
   ops.push(...limitOps(app.limits)); // while it may still raise hard limits
   ops.push(...dropPrivilegesOps(lastCap()));
@@ -63,12 +68,6 @@ export function startApp(layer: LayerPlan): number {
       ops,
       beforeRelease: (pid) => {
         if (layer.uidMap && layer.gidMap) writeIdMaps(pid, layer.uidMap, layer.gidMap);
-        if (app.foreground) {
-          // Like a shell starting a job: its own process group, made the terminal's foreground one,
-          // so Ctrl-C and Ctrl-\ reach the app (and only the app) straight from the terminal.
-          check(libc.setpgid(pid, pid), "giving the app its own process group", "setpgid");
-          check(libc.tcsetpgrp(0, pid), "handing the terminal to the app", "tcsetpgrp");
-        }
       },
       inspect: (pid) => {
         const problems = privilegeProblems(Deno.readTextFileSync(`/proc/${pid}/status`));

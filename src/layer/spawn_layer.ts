@@ -51,9 +51,10 @@ function planMemfd(plan: Plan): number {
 
 /**
  * Spawns `layer`'s runner with `plan` (whose root is `layer`) and returns its pid. `reportFd` (or -1)
- * becomes its fd 4; `pdeathsig` only for the first layer, whose parent (the launcher) stays.
+ * becomes its fd 4; `pdeathsig` only for the first layer, whose parent (the launcher) stays; `stdio`
+ * (or -1) replaces its fds 0-2.
  */
-export function spawnLayer(plan: Plan, reportFd: number, pdeathsig: number): number {
+export function spawnLayer(plan: Plan, reportFd: number, pdeathsig: number, stdio = -1): number {
   const layer = plan.root;
   const runner = layer.runner!;
   const memfd = planMemfd({ ...plan, reporting: reportFd >= 0 });
@@ -67,6 +68,10 @@ export function spawnLayer(plan: Plan, reportFd: number, pdeathsig: number): num
       env: runner.env,
       pdeathsig,
       ops: [
+        // the sandbox's terminal, when the launcher relays one, as stdin, stdout and stderr
+        ...(stdio >= 0
+          ? [0, 1, 2].map((to) => ({ what: "passing the sandbox's terminal", nr: nr("dup3"), args: [stdio, to, 0] }))
+          : []),
         { what: "passing the plan", nr: nr("dup3"), args: [fds[0], PLAN_FD, 0] },
         ...(reportFd >= 0 ? [{ what: "passing the report pipe", nr: nr("dup3"), args: [fds[1], REPORT_FD, 0] }] : []),
         closeFdsOp(reportFd >= 0 ? REPORT_FD + 1 : PLAN_FD + 1),

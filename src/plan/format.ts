@@ -61,7 +61,9 @@ function layerLines(l: LayerPlan, pad: string): string[] {
   if (l.app) {
     const a = l.app;
     out.push(`${p}app: ${JSON.stringify(a.argv)}`);
-    out.push(`${p}  cwd ${a.cwd} (else ${a.home}); ${a.foreground ? "terminal foreground" : "new session"}`);
+    out.push(
+      `${p}  cwd ${a.cwd} (else ${a.home}); new session${a.terminal ? ", the sandbox's pty as its terminal" : ""}`,
+    );
     const allowing = a.seccomp?.allow.length ? ` allowing ${a.seccomp.allow.join(", ")}` : "";
     out.push(`${p}  seccomp ${a.seccomp ? `default policy${allowing}` : "off"}`);
     const limits = Object.entries(a.limits).map(([k, v]) => `${k}=${v}`).join(" ");

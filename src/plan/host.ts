@@ -9,10 +9,8 @@ export interface HostFacts {
   cwd: string;
   pid: number;
   env: Record<string, string>;
-  /** The terminal on stdin (e.g. /dev/pts/3), or null. */
+  /** The sandbox's terminal (the slave of the pty the launcher relays, e.g. /dev/pts/3), or null. */
   tty: string | null;
-  /** Stdin is a terminal whose foreground process group is the launcher's. */
-  terminalForeground: boolean;
   /** Where per-instance directories live: $XDG_RUNTIME_DIR/bbl, or /tmp/bbl-UID when it is unset. */
   instanceBase: string;
   runner: RunnerFacts;

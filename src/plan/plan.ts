@@ -387,7 +387,7 @@ export function buildPlan(opts: RunOptions, host: HostFacts, template: Template)
     env: buildEnv({ host: host.env, user, home: host.home, shell, uid, keep: opts.keepenv, set: opts.setenv }),
     cwd: host.cwd,
     home: host.home,
-    foreground: host.terminalForeground,
+    terminal: host.tty !== null,
     seccomp: opts.seccomp ? { allow: opts.seccompAllow } : null,
     limits: opts.limits,
   };

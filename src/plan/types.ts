@@ -114,8 +114,8 @@ export interface AppPlan {
   /** Tried first; the home directory when it does not exist inside. */
   cwd: string;
   home: string;
-  /** The launcher owns the terminal's foreground: the app gets its own process group and the terminal. */
-  foreground: boolean;
+  /** The app's stdin is the sandbox's pty (relayed by the launcher): it becomes its controlling terminal. */
+  terminal: boolean;
   /** Resource limits by name (src/sys/limits.ts): soft and hard set to the value. */
   limits: Record<string, number>;
   /** The default seccomp policy minus these named allowances (src/seccomp/policy.ts), or null for none. */

@@ -18,10 +18,7 @@ export const MS = {
   NOEXEC: 8,
   REMOUNT: 32,
   BIND: 4096,
-  MOVE: 8192,
   REC: 16384,
-  SILENT: 32768,
-  PRIVATE: 1 << 18,
   SLAVE: 1 << 19,
 } as const;
 
@@ -29,17 +26,13 @@ export const MNT_DETACH = 2;
 export const MOUNT_ATTR = { RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8 } as const;
 export const AT_FDCWD = -100;
 export const AT_RECURSIVE = 0x8000;
-export const AT_EMPTY_PATH = 0x1000;
 
 export const O = {
   RDONLY: 0,
   WRONLY: 1,
   RDWR: 2,
   CREAT: 0o100,
-  EXCL: 0o200,
   NOCTTY: 0o400,
-  NONBLOCK: 0o4000,
-  DIRECTORY: 0o200000,
   NOFOLLOW: 0o400000,
   CLOEXEC: 0o2000000,
   PATH: 0o10000000,
@@ -85,15 +78,12 @@ export const FORWARDED_SIGNALS = [
 
 export const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 export const CLOSE_RANGE_CLOEXEC = 4;
-export const TIOCSPGRP = 0x5410;
-export const TIOCGPGRP = 0x540f;
 export const SIOCGIFFLAGS = 0x8913;
 export const SIOCSIFFLAGS = 0x8914;
 export const IFF_UP = 0x1;
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
 export const WNOHANG = 1;
-export const WUNTRACED = 2;
 export const __WALL = 0x40000000;
 
 /** System call numbers bbl makes through syscall(2) or the stub's op list. */
@@ -101,6 +91,7 @@ export const NR: Record<"x86_64" | "aarch64", Record<string, number>> = {
   x86_64: {
     read: 0,
     write: 1,
+    ioctl: 16,
     setsid: 112,
     capset: 126,
     pivot_root: 155,

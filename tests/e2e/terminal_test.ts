@@ -16,7 +16,9 @@ async function inPty(args: string[], keys: string[]): Promise<{ code: number; sc
     const text = new TextDecoder().decode(out.stdout);
     const i = text.lastIndexOf("\nEXIT ");
     assert.ok(i >= 0, `no exit line: ${text} ${new TextDecoder().decode(out.stderr)}`);
-    return { code: Number(text.slice(i + 6).trim()), screen: text.slice(0, i) };
+    // every run must leave the user's terminal as it found it (cooked, echoing)
+    assert.match(text.slice(i), /TERMIOS icanon=1 echo=1/, "the terminal's settings were restored");
+    return { code: Number(text.slice(i + 6).split("\n")[0].trim()), screen: text.slice(0, i) };
   } finally {
     Deno.removeSync(home, { recursive: true });
   }
@@ -42,4 +44,64 @@ Deno.test("Ctrl-C reaches the app in the foreground, once, and bbl exits 130", a
   assert.match(r.screen, /count=1/);
   assert.equal((r.screen.match(/INT/g) ?? []).length, 1, r.screen);
   assert.equal(r.code, 130);
+});
+
+Deno.test("job control works in an interactive shell inside", async () => {
+  const r = await inPty(["--", "/bin/bash", "--norc", "-i"], [
+    "WAIT:$ ",
+    "sleep 30 &\n",
+    "jobs\n",
+    "WAIT:Running",
+    "kill %1; wait; exit 4\n",
+  ]);
+  assert.match(r.screen, /\[1\]\+\s+Running\s+sleep 30 &/);
+  assert.equal(r.code, 4);
+});
+
+Deno.test("the window size reaches the app, and so do its changes", async () => {
+  const script = 'trap "stty size; exit 0" WINCH; stty size; echo ready; while :; do sleep 0.05; done';
+  const r = await inPty(["--", "/bin/sh", "-c", script], ["WAIT:ready", "SIZE:40,120"]);
+  assert.match(r.screen, /^33 111\r?$/m);
+  assert.match(r.screen, /^40 120\r?$/m);
+  assert.equal(r.code, 0);
+});
+
+const legacyTiocsti = (() => {
+  try {
+    return Deno.readTextFileSync("/proc/sys/dev/tty/legacy_tiocsti").trim() === "1";
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: "TIOCSTI with the filter off fakes input only on the sandbox's own terminal, never the user's",
+  // With dev.tty.legacy_tiocsti=0 the kernel refuses TIOCSTI to everyone: nothing to show then.
+  ignore: !legacyTiocsti,
+  fn: async () => {
+    const inject = `python3 -c '
+import fcntl, termios
+for c in "echo PWNED\\n": fcntl.ioctl(0, termios.TIOCSTI, c)
+print("injected")'`;
+    // foreground, and in the background of a shell inside (on its controlling terminal: a background
+    // job of a non-interactive shell otherwise gets /dev/null)
+    for (const app of [inject, `${inject} < /dev/tty & wait`]) {
+      const home = userTempDir("bbl-home-");
+      try {
+        const bbl = bblArgv(["--seccomp", "off", "--", "/bin/sh", "-c", app], userEnv(home, { TERM: "xterm" }));
+        // After bbl exits, whatever was injected into the user's terminal would be read by this shell.
+        const outer = ["bash", "-c", 'PATH=/usr/bin:/bin "$@"; read -t 1 line; echo "GOT[$line]"', "bash", ...bbl];
+        const out = await new Deno.Command("python3", {
+          args: [PTY_RUN, JSON.stringify([]), ...outer],
+          stdout: "piped",
+        }).output();
+        const text = new TextDecoder().decode(out.stdout);
+        assert.match(text, /injected/, text);
+        assert.match(text, /GOT\[\]/, text);
+        assert.ok(!/GOT\[echo PWNED/.test(text), text);
+      } finally {
+        Deno.removeSync(home, { recursive: true });
+      }
+    }
+  },
 });

@@ -24,7 +24,6 @@ export const host: HostFacts = {
     LC_ALL: "C",
   },
   tty: null,
-  terminalForeground: false,
   instanceBase: "/run/user/1000/bbl",
   runner: { exe: "/opt/deno", srcDir: "/opt/bbl/src", denoDir: "/home/alice/.cache/deno" },
   neverAccess: ["/home/alice/.ssh", "/home/alice/.gnupg"],
@@ -112,7 +111,7 @@ Deno.test("options: --share-net, --uid 0, a terminal, the command", () => {
   assert.deepEqual(root.layer4.uidMap, [{ inside: 0, outside: 0, count: 1 }]);
   assert.equal(root.layer4.app!.env.USER, "root");
   assert.ok(root.layer3.fs.some((o) => o.dest === "/run/user/0"));
-  const tty = byName(buildPlan(opts(), { ...host, tty: "/dev/pts/4", terminalForeground: true }, dflt()).root);
+  const tty = byName(buildPlan(opts(), { ...host, tty: "/dev/pts/4" }, dflt()).root);
   assert.deepEqual(tty.layer2.fs.find((f) => f.kind === "dev"), {
     kind: "dev",
     dest: "/dev",
@@ -125,7 +124,7 @@ Deno.test("options: --share-net, --uid 0, a terminal, the command", () => {
     from: "/dev",
     console: "/dev/console",
   });
-  assert.equal(tty.layer4.app!.foreground, true);
+  assert.equal(tty.layer4.app!.terminal, true);
   assert.deepEqual(byName(buildPlan(opts({ command: [] }), host, dflt()).root).layer4.app!.argv, ["/bin/bash"]);
 });
 

@@ -1,0 +1,58 @@
+/**
+ * A pseudo-terminal for the sandbox, relayed by the launcher: the app's terminal is the pty's slave,
+ * never the user's real terminal, so terminal ioctls inside (TIOCSTI, TIOCLINUX, job control) act on
+ * the sandbox's own terminal whatever the seccomp filter allows.
+ */
+import { check, cstr, libc } from "./libc.ts";
+import { O } from "./consts.ts";
+
+const TIOCGPTN = 0x80045430, TIOCSPTLCK = 0x40045431, TIOCGWINSZ = 0x5413, TIOCSWINSZ = 0x5414;
+export const TIOCSCTTY = 0x540e;
+
+export interface Pty {
+  master: number;
+  slave: number;
+  /** The slave's path on the host (bound at /dev/console inside, so ttyname(3) finds it). */
+  slavePath: string;
+}
+
+export function openPty(): Pty {
+  const what = "creating the sandbox's terminal";
+  const master = check(libc.open(cstr("/dev/ptmx"), O.RDWR | O.NOCTTY | O.CLOEXEC, 0), what, "open /dev/ptmx");
+  const n = new Int32Array(1);
+  check(libc.ioctl(master, BigInt(TIOCSPTLCK), new Uint8Array(n.buffer)), what, "ioctl(TIOCSPTLCK)");
+  check(libc.ioctl(master, BigInt(TIOCGPTN), new Uint8Array(n.buffer)), what, "ioctl(TIOCGPTN)");
+  const slavePath = `/dev/pts/${n[0]}`;
+  const slave = check(libc.open(cstr(slavePath), O.RDWR | O.NOCTTY | O.CLOEXEC, 0), what, `open ${slavePath}`);
+  return { master, slave, slavePath };
+}
+
+/** Copies the window size of `from` (the real terminal) to `to` (the pty master): SIGWINCH follows inside. */
+export function copyWindowSize(from: number, to: number): void {
+  const ws = new Uint8Array(8);
+  if (libc.ioctl(from, BigInt(TIOCGWINSZ), ws) === 0) libc.ioctl(to, BigInt(TIOCSWINSZ), ws);
+}
+
+/** Puts `fd` in raw mode; returns the function that restores its previous settings. */
+export function rawMode(fd: number): () => void {
+  const saved = new Uint8Array(64); // struct termios (60 bytes in glibc)
+  check(libc.tcgetattr(fd, saved), "reading the terminal's settings", "tcgetattr");
+  const raw = saved.slice();
+  libc.cfmakeraw(raw);
+  check(libc.tcsetattr(fd, 1, /* TCSADRAIN */ raw), "setting the terminal to raw mode", "tcsetattr");
+  return () => libc.tcsetattr(fd, 1, saved);
+}
+
+/** Copies bytes from `from` to `to` until `from` ends (EOF, or EIO once no process holds the slave). */
+export async function pump(from: number, to: number): Promise<void> {
+  const buf = new Uint8Array(16384);
+  for (;;) {
+    const n = Number(await libc.read_async(from, buf, BigInt(buf.length)));
+    if (n <= 0) return;
+    for (let off = 0; off < n;) {
+      const w = Number(libc.write(to, buf.subarray(off, n), BigInt(n - off)));
+      if (w <= 0) return;
+      off += w;
+    }
+  }
+}
