@@ -10,7 +10,8 @@ import { openPty } from "../sys/pty.ts";
 import { formatPlan } from "../plan/format.ts";
 import { doctor } from "../doctor.ts";
 import { VERSION } from "../version.ts";
-import { ALLOWANCES } from "../seccomp/policy.ts";
+import { ALLOWANCES, type Policy, policyWith } from "../seccomp/policy.ts";
+import { parsePolicy } from "../seccomp/file.ts";
 import { RLIMITS } from "../sys/limits.ts";
 
 interface RawRunOptions {
@@ -45,7 +46,7 @@ function addRunOptions(c: Command): Command {
       collect,
       [],
     )
-    .option("--seccomp <mode>", "system call filter for the app: default or off", "default")
+    .option("--seccomp <policy>", "system call filter for the app: default, off, or a policy FILE", "default")
     .option(
       "--seccomp-allow <name>",
       `lift one group of the filter's rules (${Object.keys(ALLOWANCES).join(", ")})`,
@@ -78,16 +79,13 @@ export function toRunOptions(raw: RawRunOptions, command: string[]): RunOptions 
     if (!ENV_NAME.test(name)) throw new UsageError(`--keep-env ${name}: not a variable name`);
     if (name in setenv) throw new UsageError(`--keep-env ${name} conflicts with --setenv ${name}=...`);
   }
-  if (raw.seccomp !== "default" && raw.seccomp !== "off") {
-    throw new UsageError(`--seccomp ${raw.seccomp}: expected default or off`);
-  }
   for (const a of raw.seccompAllow) {
     if (!(a in ALLOWANCES)) {
       throw new UsageError(`--seccomp-allow ${a}: unknown; one of ${Object.keys(ALLOWANCES).join(", ")}`);
     }
   }
-  if (raw.seccomp === "off" && raw.seccompAllow.length > 0) {
-    throw new UsageError("--seccomp-allow conflicts with --seccomp off");
+  if (raw.seccomp !== "default" && raw.seccompAllow.length > 0) {
+    throw new UsageError(`--seccomp-allow goes with the default policy, not --seccomp ${raw.seccomp}`);
   }
   const limits: Record<string, number> = {};
   for (const l of raw.limit) {
@@ -101,7 +99,11 @@ export function toRunOptions(raw: RawRunOptions, command: string[]): RunOptions 
   return {
     command,
     limits,
-    seccomp: raw.seccomp === "default",
+    seccomp: raw.seccomp === "default"
+      ? policyWith(raw.seccompAllow)
+      : raw.seccomp === "off"
+      ? null
+      : loadPolicy(raw.seccomp),
     seccompAllow: raw.seccompAllow,
     uid: parseId("--uid", raw.uid),
     gid: parseId("--gid", raw.gid),
@@ -111,6 +113,16 @@ export function toRunOptions(raw: RawRunOptions, command: string[]): RunOptions 
     hostname: raw.hostname,
     name: raw.name,
   };
+}
+
+function loadPolicy(file: string): Policy {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch (e) {
+    throw new UsageError(`--seccomp ${file}: ${(e as Error).message}`);
+  }
+  return parsePolicy(text, file);
 }
 
 function loadTemplate(file: string | undefined): Template {

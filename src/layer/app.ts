@@ -57,7 +57,7 @@ export function startApp(layer: LayerPlan): number {
   if (layer.unshare.includes("time")) ops.push(timeNsOp());
   ops.push(...limitOps(app.limits)); // while it may still raise hard limits
   ops.push(...dropPrivilegesOps(lastCap()));
-  if (app.seccomp) ops.push(seccompOp(app.seccomp.allow)); // last: it may forbid what the steps above use
+  if (app.seccomp) ops.push(seccompOp(app.seccomp)); // last: it may forbid what the steps above use
   try {
     return spawn({
       flags: cloneFlags(layer.unshare),

@@ -1,7 +1,10 @@
 /** Starting a layer's helpers (before its sublayers) and waiting until each is ready. */
-import type { Helper } from "../plan/types.ts";
+import type { Helper, LayerPlan } from "../plan/types.ts";
 import { spawn } from "../sys/spawn.ts";
-import { closeFdsOp } from "../sys/privileges.ts";
+import { closeFdsOp, noNewPrivsOp } from "../sys/privileges.ts";
+import { seccompOp } from "../seccomp/apply.ts";
+import { cloneFlags, layerPrivilegeOps } from "./spawn_layer.ts";
+import { writeIdMaps } from "./idmap.ts";
 import { libc } from "../sys/libc.ts";
 import { WNOHANG } from "../sys/consts.ts";
 import { BblError } from "../errors.ts";
@@ -26,15 +29,29 @@ async function ready(h: Helper): Promise<boolean> {
 }
 
 /** Starts `h` with the layer's environment; resolves when it is ready, fails if it dies or times out. */
-export async function startHelper(h: Helper, env: Record<string, string>): Promise<number> {
+/**
+ * Starts `h` for `layer`; resolves when it is ready, fails if it dies or times out. `direct`: the
+ * helper is spawned by the parent of a helper-only layer, so it enters that layer's namespaces, ids
+ * and privilege drops itself.
+ */
+export async function startHelper(h: Helper, layer: LayerPlan, direct: boolean): Promise<number> {
+  const env = layer.env;
   const path = resolveCommand(h.run[0], env.PATH ?? "");
+  const policy = layer.helperSeccomp;
   const pid = spawn({
-    flags: 0,
+    flags: direct ? cloneFlags(layer.unshare) : 0,
     path,
     argv: h.run,
     env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
     pdeathsig: 0, // it lives as long as the sandbox's pid namespace, not its starting layer
-    ops: [closeFdsOp(3)],
+    ops: [
+      closeFdsOp(3),
+      ...(direct ? layerPrivilegeOps(layer) : []),
+      ...(policy ? [noNewPrivsOp(), seccompOp(policy)] : []), // last: it may forbid what the steps above use
+    ],
+    beforeRelease: (pid) => {
+      if (direct && layer.uidMap && layer.gidMap) writeIdMaps(pid, layer.uidMap, layer.gidMap);
+    },
   });
   const deadline = Date.now() + 1000 * (h.timeout ?? 10);
   while (!(await ready(h))) {

@@ -44,11 +44,13 @@ async function startLayer(plan: Plan, reportTo: number): Promise<number | null> 
     check(libc.sethostname(name, BigInt(name.length - 1)), `setting the hostname to ${layer.hostname}`, "sethostname");
   }
   if (layer.rootMount) buildRoot(layer);
-  for (const h of layer.helpers) await startHelper(h, layer.env);
+  for (const h of layer.helpers) await startHelper(h, layer, false);
   let appPid: number | null = null;
   for (const sub of layer.sublayers) {
     if (sub.app) {
       appPid = startApp(sub);
+    } else if (!sub.runner) {
+      for (const h of sub.helpers) await startHelper(h, sub, true);
     } else {
       const pid = spawnLayer({ ...plan, root: sub }, reportTo, 0);
       // A nested pid namespace's init stands for the app it holds: it forwards and returns its status.

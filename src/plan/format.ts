@@ -56,7 +56,7 @@ function layerLines(l: LayerPlan, pad: string): string[] {
     const wait = h.wait
       ? ("path" in h.wait ? `, ready when ${h.wait.path} exists` : `, ready when ${h.wait.socket} accepts`)
       : "";
-    out.push(`${p}helper: ${JSON.stringify(h.run)}${wait}`);
+    out.push(`${p}helper: ${JSON.stringify(h.run)}${wait}${l.helperSeccomp ? ", under the app's seccomp policy" : ""}`);
   }
   if (l.app) {
     const a = l.app;
@@ -64,8 +64,8 @@ function layerLines(l: LayerPlan, pad: string): string[] {
     out.push(
       `${p}  cwd ${a.cwd} (else ${a.home}); new session${a.terminal ? ", the sandbox's pty as its terminal" : ""}`,
     );
-    const allowing = a.seccomp?.allow.length ? ` allowing ${a.seccomp.allow.join(", ")}` : "";
-    out.push(`${p}  seccomp ${a.seccomp ? `default policy${allowing}` : "off"}`);
+    const calls = a.seccomp ? [...new Set(a.seccomp.rules.map((r) => r.syscall))] : [];
+    out.push(`${p}  seccomp ${a.seccomp ? `${a.seccomp.rules.length} rules on ${calls.join(" ")}` : "off"}`);
     const limits = Object.entries(a.limits).map(([k, v]) => `${k}=${v}`).join(" ");
     if (limits) out.push(`${p}  limits ${limits}`);
     out.push(`${p}  env ${Object.keys(a.env).sort().map((k) => `${k}=${a.env[k]}`).join(" ")}`);

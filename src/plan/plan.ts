@@ -14,6 +14,7 @@ import { buildEnv } from "./env.ts";
 import { UsageError } from "../errors.ts";
 import { runnerCommand } from "../selfexec.ts";
 import { allLayers } from "./tree.ts";
+import type { Policy } from "../seccomp/policy.ts";
 
 export interface RunOptions {
   /** The command and its arguments; empty: the user's shell. */
@@ -26,8 +27,8 @@ export interface RunOptions {
   keepenv: string[];
   hostname?: string;
   name?: string;
-  /** false: no seccomp filter; otherwise the default policy minus `seccompAllow`. */
-  seccomp: boolean;
+  /** The policy: null for none; else the default minus `seccompAllow` unless given (from a file). */
+  seccomp: Policy | null;
   seccompAllow: string[];
   limits: Record<string, number>;
 }
@@ -297,6 +298,7 @@ class Planner {
         ...(h.wait?.socket ? { wait: { socket: this.sub(h.wait.socket, `${l.name}.helpers[${i}].wait`) } } : {}),
         ...(h.timeout ? { timeout: h.timeout } : {}),
       })),
+      helperSeccomp: l.seccomp ? this.opts.seccomp : null,
       sublayers: [],
     };
     if (l.app) {
@@ -319,6 +321,10 @@ class Planner {
     }
     // A layer with nothing to do but exist is left out (BBL's helper layers without helpers).
     if (plan.sublayers.length === 0 && plan.helpers.length === 0) return null;
+    // Helpers only: the parent starts them straight into this layer's namespaces, no runner needed.
+    if (plan.sublayers.length === 0 && fs.length === 0 && !has("pid") && plan.hostname === undefined && !has("net")) {
+      return plan;
+    }
     if (ctx.hostView === null) {
       this.fail(l.name, "cannot be started: its parent's root does not show the host (and bbl's runner) at host_at");
     }
@@ -388,7 +394,7 @@ export function buildPlan(opts: RunOptions, host: HostFacts, template: Template)
     cwd: host.cwd,
     home: host.home,
     terminal: host.tty !== null,
-    seccomp: opts.seccomp ? { allow: opts.seccompAllow } : null,
+    seccomp: opts.seccomp,
     limits: opts.limits,
   };
   const vars: Record<string, string> = {

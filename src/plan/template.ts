@@ -37,6 +37,8 @@ export interface TemplateLayer {
   sublayers?: TemplateLayer[];
   disabled?: boolean;
   app?: boolean;
+  /** Its helpers run under the app's seccomp policy (untrusted helpers). */
+  seccomp?: boolean;
 }
 
 export interface Template {
@@ -61,6 +63,7 @@ const LAYER_KEYS = [
   "sublayers",
   "disabled",
   "app",
+  "seccomp",
 ];
 const FS_KEYS: Record<string, string[]> = {
   bind: ["src", "dest", "optional"],
@@ -196,7 +199,7 @@ export function parseTemplate(text: string, file: string): Template {
         c.fail(at(k), `${name}.${k}`, `expected true or false, got ${typeName(l[k])}`);
       }
     };
-    ["drop_caps", "no_new_privs", "mask_never_access", "disabled", "app"].forEach(bool);
+    ["drop_caps", "no_new_privs", "mask_never_access", "disabled", "app", "seccomp"].forEach(bool);
     for (const k of ["hostname", "host_at"]) {
       if (k in l && typeof l[k] !== "string") c.fail(at(k), `${name}.${k}`, `expected a string, got ${typeName(l[k])}`);
     }

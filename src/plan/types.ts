@@ -1,3 +1,5 @@
+import type { Policy } from "../seccomp/policy.ts";
+
 /**
  * The plan: everything a run will do, computed before anything is created. It is plain JSON (each
  * layer's runner gets its subtree through a memfd), printable by `bbl explain`.
@@ -99,7 +101,13 @@ export interface LayerPlan {
   /** Environment for the helpers this layer starts. */
   env: Record<string, string>;
   helpers: Helper[];
-  /** How the parent starts this layer's runner (absent for the app layer, which is the app itself). */
+  /** The policy the helpers run under (the app's, for untrusted helper layers), or null. */
+  helperSeccomp: Policy | null;
+  /**
+   * How the parent starts this layer's runner. Absent for a layer whose processes the parent spawns
+   * directly into the layer's namespaces: the app layer (its process is the app), and a helper-only
+   * layer (no root, sublayers, pid namespace or hostname: its processes are its helpers).
+   */
   runner?: RunnerCommand;
   sublayers: LayerPlan[];
   /** Present on the one layer that runs the app. */
@@ -118,8 +126,8 @@ export interface AppPlan {
   terminal: boolean;
   /** Resource limits by name (src/sys/limits.ts): soft and hard set to the value. */
   limits: Record<string, number>;
-  /** The default seccomp policy minus these named allowances (src/seccomp/policy.ts), or null for none. */
-  seccomp: { allow: string[] } | null;
+  /** The seccomp policy installed last before the app's execve, or null for none. */
+  seccomp: Policy | null;
 }
 
 export interface Plan {

@@ -2,12 +2,12 @@
 import type { SpawnOp } from "../sys/spawn.ts";
 import { nr } from "../sys/consts.ts";
 import { compile, encode } from "./bpf.ts";
-import { policyWith } from "./policy.ts";
+import type { Policy } from "./policy.ts";
 
 const SECCOMP_SET_MODE_FILTER = 1;
 
-export function seccompOp(allow: string[]): SpawnOp {
+export function seccompOp(policy: Policy): SpawnOp {
   const arch = Deno.build.arch as "x86_64" | "aarch64";
-  const filter = encode(compile(policyWith(allow), arch));
+  const filter = encode(compile(policy, arch));
   return { what: "installing the seccomp filter", nr: nr("seccomp"), args: [SECCOMP_SET_MODE_FILTER, 0, { filter }] };
 }

@@ -1,5 +1,6 @@
 /** End-to-end: layer trees, run for real as an unprivileged user. */
 import assert from "node:assert/strict";
+import YAML from "yaml";
 import type { FsOp, LayerPlan, Plan } from "../../src/plan/types.ts";
 import {
   bbl,
@@ -40,7 +41,7 @@ Deno.test("a three-level template: bbl explain matches what the layers really do
     const app = middle.sublayers[0];
 
     const r = await sandboxSh(
-      "cat /proc/self/mountinfo; echo ===; hostname; echo ===; cat /proc/self/uid_map; echo ===; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status; echo ===; for p in /proc/[0-9]*; do cat $p/comm; done",
+      "cat /proc/self/mountinfo; echo ===; hostname; echo ===; cat /proc/self/uid_map; echo ===; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status; echo ===; for p in /proc/[0-9]*; do cat $p/comm 2>/dev/null; done; true",
       { home, flags: ["--template", FIXTURE] },
     );
     assert.equal(r.code, 0, r.stderr);
@@ -204,6 +205,33 @@ Deno.test("bbl template prints the embedded default, which runs when passed back
     writeAsUser(`${dir}/mine.yaml`, t.stdout);
     const r = await sandboxSh("echo ok", { flags: ["--template", `${dir}/mine.yaml`] });
     assert.equal(r.stdout, "ok\n");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("untrusted helpers (layer4a) run beside the app, unprivileged and under its seccomp policy", async () => {
+  const dir = userTempDir("bbl-tpl-");
+  try {
+    const tpl = YAML.parse(Deno.readTextFileSync(`${REPO}/templates/default.yaml`));
+    const layer3 = tpl.layer.sublayers[0].sublayers[1].sublayers[0];
+    const layer4a = layer3.sublayers.find((l: { name: string }) => l.name === "layer4a");
+    layer4a.helpers = [{
+      run: ["/bin/sh", "-c", "grep -E '^(Seccomp|CapEff|NoNewPrivs):' /proc/self/status > /tmp/helper; exec sleep 100"],
+      wait: { path: "/tmp/helper" },
+    }];
+    writeAsUser(`${dir}/t.yaml`, YAML.stringify(tpl));
+    const r = await sandboxSh(
+      // no waiting inside: a helper-only layer listed before the app is ready before the app starts
+      "cat /tmp/helper",
+      {
+        flags: ["--template", `${dir}/t.yaml`],
+      },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^CapEff:\s+0+$/m);
+    assert.match(r.stdout, /^NoNewPrivs:\s+1$/m);
+    assert.match(r.stdout, /^Seccomp:\s+2$/m); // filter mode
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

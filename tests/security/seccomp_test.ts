@@ -4,7 +4,7 @@
  * compiled here with the system compiler and handed to the sandbox on stdin (it sees no host file).
  */
 import assert from "node:assert/strict";
-import { bbl, REPO } from "../helpers.ts";
+import { bbl, REPO, userTempDir, writeAsUser } from "../helpers.ts";
 
 const bin = Deno.makeTempFileSync({ prefix: "bbl-attack-" });
 const cc = new Deno.Command("cc", { args: ["-O1", "-o", bin, `${REPO}/tests/security/attack.c`], stderr: "piped" })
@@ -74,4 +74,16 @@ Deno.test("--seccomp-allow userns lifts both the filter's rules and the lock", a
   assert.equal(r.clone_newuser, 0);
   assert.equal(r.mount_in_new_userns, EPERM, "a new user namespace alone still owns no mount");
   assert.equal(r.keyctl, EPERM, "the rest of the filter stays");
+});
+
+Deno.test("--seccomp FILE replaces the default policy with the file's", async () => {
+  const dir = userTempDir("bbl-policy-");
+  try {
+    writeAsUser(`${dir}/p.yaml`, "rules:\n  - { syscall: personality, errno: EACCES }\n");
+    const r = await attackIn(["--seccomp", `${dir}/p.yaml`]);
+    assert.equal(r.personality, 13, "the file's rule, with its errno");
+    assert.equal(r.keyctl, 0, "the default rules are not there");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

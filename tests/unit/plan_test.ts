@@ -7,6 +7,7 @@ import { parseTemplate } from "../../src/plan/template.ts";
 import { readDefaultTemplate } from "../../src/plan/default_template.ts";
 import { allLayers } from "../../src/plan/tree.ts";
 import { UsageError } from "../../src/errors.ts";
+import { DEFAULT_POLICY } from "../../src/seccomp/policy.ts";
 
 export const host: HostFacts = {
   uid: 1000,
@@ -34,7 +35,7 @@ const opts = (o: Partial<RunOptions> = {}): RunOptions => ({
   shareNet: false,
   setenv: {},
   keepenv: [],
-  seccomp: true,
+  seccomp: DEFAULT_POLICY,
   seccompAllow: [],
   limits: {},
   ...o,

@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import { compile, encode, type Insn, RET_ALLOW } from "../../src/seccomp/bpf.ts";
 import { CLONE_NEW_MASK, DEFAULT_POLICY, policyWith } from "../../src/seccomp/policy.ts";
 import { AUDIT_ARCH, SYSCALLS } from "../../src/seccomp/syscalls.ts";
+import { parsePolicy } from "../../src/seccomp/file.ts";
+import { UsageError } from "../../src/errors.ts";
 import { CLONE } from "../../src/sys/consts.ts";
 
 type Arch = "x86_64" | "aarch64";
@@ -122,4 +124,28 @@ Deno.test("seccomp allowances lift exactly their rules", () => {
 Deno.test("seccomp program encodes as struct sock_filter", () => {
   const bytes = encode([{ code: 0x06, jt: 1, jf: 2, k: RET_ALLOW }]);
   assert.deepEqual([...bytes], [0x06, 0, 1, 2, 0x00, 0x00, 0xff, 0x7f]);
+});
+
+Deno.test("policy files: parsed, and every mistake refused with its place", () => {
+  const p = parsePolicy(
+    "rules:\n  - { syscall: ptrace, errno: EACCES }\n  - { syscall: socket, errno: EPERM, when: { arg: 0, op: not-in, values: [1, 2] } }\n",
+    "p.yaml",
+  );
+  assert.deepEqual(p.rules, [
+    { syscall: "ptrace", action: { errno: 13 } },
+    { syscall: "socket", action: { errno: 1 }, when: { arg: 0, op: "not-in", values: [1, 2] } },
+  ]);
+  const bad = (yaml: string, msg: RegExp) =>
+    assert.throws(
+      () => parsePolicy(yaml, "p.yaml"),
+      (e: unknown) => e instanceof UsageError && msg.test(e.message),
+      msg.source,
+    );
+  bad(
+    "rules:\n  - { syscall: ptrac, errno: EPERM }\n",
+    /p\.yaml: rules\[0\]\.syscall: unknown system call 'ptrac' \(did you mean 'ptrace'\?\)/,
+  );
+  bad("rules:\n  - { syscall: ptrace, errno: EPRM }\n", /rules\[0\]\.errno: expected an errno name/);
+  bad("rules:\n  - { syscall: ptrace, errno: EPERM, when: { arg: 7, op: in, values: [1] } }\n", /rules\[0\]\.when/);
+  bad("nope: 1\n", /expected a mapping with a list 'rules'/);
 });

@@ -7,7 +7,7 @@ import { host } from "./plan_test.ts";
 
 const run = (yaml: string, seccompAllow: string[] = []) =>
   buildPlan(
-    { command: ["x"], shareNet: false, setenv: {}, keepenv: [], seccomp: true, seccompAllow, limits: {} },
+    { command: ["x"], shareNet: false, setenv: {}, keepenv: [], seccomp: null, seccompAllow, limits: {} },
     host,
     parseTemplate(yaml, "t.yaml"),
   );
