@@ -42,7 +42,7 @@ function addRunOptions(c: Command): Command {
     .option("--template <file>", "layer template (default: the embedded one; see `bbl template`)")
     .option(
       "--limit <NAME=N>",
-      `a resource limit for the app (${Object.keys(RLIMITS).join(", ")}; repeatable)`,
+      `a resource limit for the app (${Object.keys(RLIMITS).join(", ")}), or tmpfs=SIZE for every tmpfs (repeatable)`,
       collect,
       [],
     )
@@ -88,16 +88,23 @@ export function toRunOptions(raw: RawRunOptions, command: string[]): RunOptions 
     throw new UsageError(`--seccomp-allow goes with the default policy, not --seccomp ${raw.seccomp}`);
   }
   const limits: Record<string, number> = {};
+  let tmpfsSize: string | undefined;
   for (const l of raw.limit) {
+    const t = l.match(/^tmpfs=([1-9]\d*[kmg]?)$/);
     const m = l.match(/^([a-z]+)=(\d+)$/);
-    if (!m || !(m[1] in RLIMITS)) {
-      throw new UsageError(`--limit ${l}: expected NAME=N with NAME one of ${Object.keys(RLIMITS).join(", ")}`);
-    }
-    if (m[1] in limits) throw new UsageError(`--limit ${m[1]} given twice`);
-    limits[m[1]] = Number(m[2]);
+    if (t) {
+      if (tmpfsSize) throw new UsageError("--limit tmpfs given twice");
+      tmpfsSize = t[1];
+    } else if (!m || !(m[1] in RLIMITS)) {
+      throw new UsageError(
+        `--limit ${l}: expected NAME=N with NAME one of ${[...Object.keys(RLIMITS), "tmpfs"].join(", ")}`,
+      );
+    } else if (m[1] in limits) throw new UsageError(`--limit ${m[1]} given twice`);
+    else limits[m[1]] = Number(m[2]);
   }
   return {
     command,
+    tmpfsSize,
     limits,
     seccomp: raw.seccomp === "default"
       ? policyWith(raw.seccompAllow)

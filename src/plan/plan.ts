@@ -31,6 +31,8 @@ export interface RunOptions {
   seccomp: Policy | null;
   seccompAllow: string[];
   limits: Record<string, number>;
+  /** The size of every tmpfs of the plan (tmpfs(5) notation), overriding the template's. */
+  tmpfsSize?: string;
 }
 
 /** Size of a tmpfs whose step gives none: bounded, unlike the kernel's default of half the RAM. */
@@ -175,7 +177,7 @@ class Planner {
             kind: f.kind,
             dest,
             mode: parseMode(f.mode, 0o755, label),
-            size: parseSize(f.size, `${label}.size`),
+            size: this.opts.tmpfsSize ?? parseSize(f.size, `${label}.size`),
           });
           break;
         case "dir":

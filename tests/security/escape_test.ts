@@ -177,3 +177,34 @@ Deno.test("SysV IPC and /dev/shm are not shared with the host", async () => {
     new Deno.Command("ipcrm", { args: ["-m", id!] }).outputSync();
   }
 });
+
+Deno.test("--limit as and tmpfs: memory and every tmpfs are bounded as asked", async () => {
+  const r = await sandboxSh(
+    "python3 -c 'b = bytearray(300 * 1024 * 1024)' 2>&1 | tail -1; df -k /tmp ~ | tail -2 | tr -s ' ' | cut -d' ' -f2",
+    { flags: ["--limit", "as=209715200", "--limit", "tmpfs=8m"] },
+  );
+  assert.match(r.stdout, /MemoryError/); // 300 MiB does not fit a 200 MiB address space
+  assert.deepEqual(r.stdout.trim().split("\n").slice(-2), ["8192", "8192"]);
+});
+
+Deno.test("the host's session sockets are not reachable (DBus, ssh-agent style unix sockets)", async () => {
+  const dir = userTempDir("bbl-sock-");
+  try {
+    const sock = `${dir}/agent.sock`;
+    const listener = Deno.listen({ transport: "unix", path: sock });
+    if (Deno.uid() === 0) Deno.chownSync(sock, user.uid, user.gid);
+    const r = await sandboxSh(
+      `test -e ${sock} && echo visible; ls ${dir} 2>&1 | head -1; echo "vars=[$SSH_AUTH_SOCK$DBUS_SESSION_BUS_ADDRESS]"`,
+      {
+        env: { SSH_AUTH_SOCK: sock, DBUS_SESSION_BUS_ADDRESS: `unix:path=${sock}` },
+      },
+    );
+    listener.close();
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!r.stdout.includes("visible"));
+    assert.match(r.stdout, /No such file or directory/);
+    assert.match(r.stdout, /^vars=\[\]$/m, "the variables do not reach the app either");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
