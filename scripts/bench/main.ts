@@ -219,6 +219,35 @@ console.log(
     (mem.rss / 1024).toFixed(1)
   } MiB, PSS ${(mem.pss / 1024).toFixed(1)} MiB`,
 );
+// The seccomp filter and the pty relay, each with and without, interleaved (fewer runs: slower cases).
+const loop = "python3 -c 'import os\nfor _ in range(300000): os.getppid()'";
+const tty = (
+  cmd: string[],
+) => ["script", "-qfec", cmd.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" "), "/dev/null"];
+const extra: Case[] = [
+  { name: "startup, seccomp default", argv: [...bblRun, "--", "/bin/true"] },
+  { name: "startup, seccomp off", argv: [...bblRun, "--seccomp", "off", "--", "/bin/true"] },
+  { name: "getppid loop, seccomp default", argv: [...bblRun, "--", "/bin/sh", "-c", loop] },
+  { name: "getppid loop, seccomp off", argv: [...bblRun, "--seccomp", "off", "--", "/bin/sh", "-c", loop] },
+  { name: "startup on a terminal (pty relay)", argv: tty([...bblRun, "--", "/bin/true"]) },
+  { name: "startup without a terminal", argv: [...bblRun, "--", "/bin/true"] },
+  { name: "64 MiB of output, pty relay", argv: tty([...bblRun, "--", "/bin/sh", "-c", "head -c 67108864 /dev/zero"]) },
+  { name: "64 MiB of output, no terminal", argv: [...bblRun, "--", "/bin/sh", "-c", "head -c 67108864 /dev/zero"] },
+];
+const extraRuns = Math.max(5, Math.floor(RUNS / 2));
+const extraTimes = new Map(extra.map((c) => [c.name, [] as number[]]));
+for (let i = 0; i < extraRuns; i++) for (const c of extra) extraTimes.get(c.name)!.push(timeOnce(c.argv));
+const em = (n: string) => stats(extraTimes.get(n)!).median;
+console.log(`\nhardening costs (${extraRuns} interleaved runs, medians)`);
+for (const [a, b] of [[0, 1], [2, 3], [4, 5], [6, 7]]) {
+  const [x, y] = [extra[a].name, extra[b].name];
+  console.log(
+    `${x.padEnd(36)} ${em(x).toFixed(1).padStart(7)} ms  vs ${y}: ${em(y).toFixed(1)} ms  (${
+      (em(x) / em(y)).toFixed(2)
+    }x)`,
+  );
+}
+
 const memOne = await memoryOf([...bblRun, "--template", oneLayer, "--", "/bin/sleep", "30"]);
 console.log(
   `  one-layer template (${memOne.n} processes): RSS ${(memOne.rss / 1024).toFixed(1)} MiB, PSS ${
