@@ -109,6 +109,42 @@ export async function bbl(args: string[], opts: RunOpts = {}): Promise<Result> {
   }
 }
 
+export interface Running {
+  child: Deno.ChildProcess;
+  /** Its stdout after what was read until `ready`. */
+  reader: ReadableStreamDefaultReader<Uint8Array>;
+  /** What it printed up to and including `ready`. */
+  output: string;
+}
+
+/**
+ * Starts `bbl ARGS` in the background as the test user and resolves once its stdout has shown
+ * `ready`. setpriv and env exec in place, so `child.pid` is the launcher itself.
+ */
+export async function startBbl(args: string[], home: string, ready = "ready"): Promise<Running> {
+  const argv = bblArgv(args, userEnv(home));
+  const child = new Deno.Command(argv[0], { args: argv.slice(1), stdout: "piped", stderr: "null", clearEnv: true })
+    .spawn();
+  const reader = child.stdout.getReader();
+  let output = "";
+  while (!output.includes(ready)) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`bbl ended before printing '${ready}': ${output}`);
+    output += new TextDecoder().decode(value);
+  }
+  return { child, reader, output };
+}
+
+/** Reads what is left of a stream to its end. */
+export async function readRest(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<string> {
+  let rest = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return rest;
+    rest += new TextDecoder().decode(value);
+  }
+}
+
 /** Runs a shell script inside the default sandbox. */
 export function sandboxSh(script: string, opts: RunOpts & { flags?: string[] } = {}): Promise<Result> {
   return bbl([...(opts.flags ?? []), "--", "/bin/sh", "-c", script], opts);

@@ -122,25 +122,22 @@ export function toRunOptions(raw: RawRunOptions, command: string[]): RunOptions 
   };
 }
 
-function loadPolicy(file: string): Policy {
-  let text: string;
+/** The text of a file an option names; an unreadable one is a usage error naming the option. */
+function readOptionFile(option: string, file: string): string {
   try {
-    text = Deno.readTextFileSync(file);
+    return Deno.readTextFileSync(file);
   } catch (e) {
-    throw new UsageError(`--seccomp ${file}: ${(e as Error).message}`);
+    throw new UsageError(`${option} ${file}: ${(e as Error).message}`);
   }
-  return parsePolicy(text, file);
+}
+
+function loadPolicy(file: string): Policy {
+  return parsePolicy(readOptionFile("--seccomp", file), file);
 }
 
 function loadTemplate(file: string | undefined): Template {
   if (file === undefined) return parseTemplate(readDefaultTemplate(), "default.yaml");
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(file);
-  } catch (e) {
-    throw new UsageError(`--template ${file}: ${(e as Error).message}`);
-  }
-  return parseTemplate(text, file);
+  return parseTemplate(readOptionFile("--template", file), file);
 }
 
 /** Parses argv and runs the chosen action; resolves to the exit code. */

@@ -162,6 +162,7 @@ class Planner {
       }
       if (RESERVED.some((r) => pathIn(dest, r))) this.fail(`${label}.dest`, `${dest} is reserved for bbl`);
       const opt = f.optional ? { optional: true } : {};
+      const lowerDirs = () => f.lower!.map((p) => host(this.sub(p, `${label}.lower`), label));
       switch (f.kind) {
         case "bind":
         case "robind":
@@ -206,7 +207,7 @@ class Planner {
           ops.push({
             kind: "overlay",
             dest,
-            lower: f.lower!.map((p) => host(this.sub(p, `${label}.lower`), label)),
+            lower: lowerDirs(),
             upper: host(this.sub(f.upper!, `${label}.upper`), label),
             work: host(this.sub(f.work!, `${label}.work`), label),
           });
@@ -215,7 +216,7 @@ class Planner {
           ops.push({
             kind: "tmp-overlay",
             dest,
-            lower: f.lower!.map((p) => host(this.sub(p, `${label}.lower`), label)),
+            lower: lowerDirs(),
           });
           break;
         default:

@@ -4,14 +4,13 @@ import YAML from "yaml";
 import type { FsOp, LayerPlan, Plan } from "../../src/plan/types.ts";
 import {
   bbl,
-  bblArgv,
   comm,
   descendantsOf,
   instanceBase,
   REPO,
   sandboxSh,
+  startBbl,
   user,
-  userEnv,
   userTempDir,
   waitFor,
   writeAsUser,
@@ -150,19 +149,7 @@ Deno.test("never-access paths are unreadable even under a bound parent", async (
 
 Deno.test("default tree: only the inits and the app stay resident; the app sees only its side", async () => {
   const home = userTempDir("bbl-home-");
-  const argv = bblArgv([
-    "--",
-    "/bin/sh",
-    "-c",
-    "echo ready; for p in /proc/[0-9]*; do cat $p/comm; done; exec sleep 1000",
-  ], userEnv(home));
-  const child = new Deno.Command(argv[0], { args: argv.slice(1), stdout: "piped", stderr: "null", clearEnv: true })
-    .spawn();
-  const reader = child.stdout.getReader();
-  let seen = "";
-  while (!seen.includes("sleep") && !seen.includes("\nsh\n")) {
-    seen += new TextDecoder().decode((await reader.read()).value);
-  }
+  const { child, reader } = await startBbl(["--", "/bin/sh", "-c", "echo ready; exec sleep 1000"], home);
   assert.ok(await waitFor(() => descendantsOf(child.pid).some((p) => comm(p) === "sleep")));
   // layer1 (init), layer2h (init of the untrusted side), the app; layer2 and layer3 exit (and are
   // reaped) once their sublayers run.

@@ -2,13 +2,13 @@
 import assert from "node:assert/strict";
 import {
   bbl,
-  bblArgv,
   comm,
   descendantsOf,
   instanceBase,
+  readRest,
   sandboxSh,
+  startBbl,
   user,
-  userEnv,
   userTempDir,
   waitFor,
   writeAsUser,
@@ -276,27 +276,13 @@ Deno.test("instance directories live in a private (0700) base and are removed af
 
 Deno.test("SIGTERM to bbl is forwarded to the app, and bbl exits with its code", async () => {
   const home = userTempDir("bbl-home-");
-  const argv = bblArgv([
-    "--",
-    "/bin/sh",
-    "-c",
-    'trap "echo got-term; exit 3" TERM; echo ready; while :; do sleep 0.05; done',
-  ], userEnv(home));
-  const child = new Deno.Command(argv[0], { args: argv.slice(1), stdout: "piped", stderr: "piped", clearEnv: true })
-    .spawn();
-  const reader = child.stdout.getReader();
-  const first = new TextDecoder().decode((await reader.read()).value);
-  assert.match(first, /ready/);
-  // The launcher is the process running src/main.ts as the test user (setpriv execs into env, then deno).
+  const { child, reader } = await startBbl(
+    ["--", "/bin/sh", "-c", 'trap "echo got-term; exit 3" TERM; echo ready; while :; do sleep 0.05; done'],
+    home,
+  );
   child.kill("SIGTERM");
-  let rest = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    rest += new TextDecoder().decode(value);
-  }
+  const rest = await readRest(reader);
   const st = await child.status;
-  await child.stderr.cancel();
   Deno.removeSync(home, { recursive: true });
   assert.match(rest, /got-term/);
   assert.equal(st.code, 3);
@@ -305,16 +291,11 @@ Deno.test("SIGTERM to bbl is forwarded to the app, and bbl exits with its code",
 Deno.test("SIGKILL of bbl kills every sandbox process; the next run removes what it left", async () => {
   const marker = `bblkill${Date.now()}`;
   const home = userTempDir("bbl-home-");
-  const argv = bblArgv(
+  const { child, reader } = await startBbl(
     ["--name", marker, "--", "/bin/sh", "-c", "sleep 1000 & sleep 999 & echo ready; wait"],
-    userEnv(home),
+    home,
   );
-  const child = new Deno.Command(argv[0], { args: argv.slice(1), stdout: "piped", stderr: "null", clearEnv: true })
-    .spawn();
-  const reader = child.stdout.getReader();
-  assert.match(new TextDecoder().decode((await reader.read()).value), /ready/);
-  // setpriv and env exec in place: the spawned pid is the launcher; below it, the whole sandbox (its
-  // inits, the shell and both sleeps).
+  // Below the launcher, the whole sandbox: its inits, the shell and both sleeps.
   const tree = () => descendantsOf(child.pid);
   assert.ok(await waitFor(() => tree().filter((p) => comm(p) === "sleep").length === 2), `two sleeps: ${tree()}`);
   const sandbox = tree();
