@@ -26,6 +26,20 @@ Deno.test("ids inside are the invoking user's, mapped to the layer's root", asyn
   assert.equal(gidMap, `${user.gid} 0 1`);
 });
 
+Deno.test("every namespace is the app's own: user, pid, mnt, ipc, uts, cgroup, time, net", async () => {
+  const kinds = ["user", "pid", "mnt", "ipc", "uts", "cgroup", "time", "net"];
+  const r = await sandboxSh(kinds.map((k) => `readlink /proc/self/ns/${k}`).join("; "));
+  assert.equal(r.code, 0, r.stderr);
+  const inside = r.stdout.trim().split("\n");
+  kinds.forEach((k, i) => {
+    assert.match(inside[i], new RegExp(`^${k}:\\[\\d+\\]$`));
+    assert.notEqual(inside[i], Deno.readLinkSync(`/proc/self/ns/${k}`), `${k} namespace is the host's`);
+  });
+  // --share-net keeps exactly the network namespace
+  const shared = await sandboxSh("readlink /proc/self/ns/net", { flags: ["--share-net"] });
+  assert.equal(shared.stdout.trim(), Deno.readLinkSync("/proc/self/ns/net"));
+});
+
 Deno.test("--uid 0 gives root inside, still without capabilities", async () => {
   const r = await sandboxSh("id -u; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status", {
     flags: ["--uid", "0", "--gid", "0"],
