@@ -4,6 +4,7 @@ import { CLONE, nr, O } from "./sys/consts.ts";
 import { waitChild } from "./sys/process.ts";
 import { check, cstr, libc } from "./sys/libc.ts";
 import { writeIdMaps } from "./layer/idmap.ts";
+import { resolveCommand } from "./layer/app.ts";
 import { runnerCommand, runnerFacts } from "./selfexec.ts";
 import { PROBES } from "./layer/probes.ts";
 import { readProcSetting, usernsBlocker } from "./userns.ts";
@@ -15,19 +16,25 @@ interface Check {
 }
 
 function which(cmd: string): string | null {
-  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
-    try {
-      const st = Deno.statSync(`${dir}/${cmd}`);
-      if (st.isFile && ((st.mode ?? 0) & 0o111)) return `${dir}/${cmd}`;
-    } catch { /* next */ }
+  try {
+    return resolveCommand(cmd, Deno.env.get("PATH") ?? "/usr/bin:/bin");
+  } catch {
+    return null;
   }
-  return null;
+}
+
+/** Maps the new user namespace's root to the invoking user, as the first layer does. */
+function rootAsMe(pid: number): void {
+  writeIdMaps(pid, [{ inside: 0, outside: libc.getuid(), count: 1 }], [{
+    inside: 0,
+    outside: libc.getgid(),
+    count: 1,
+  }]);
 }
 
 /** Runs a probe (src/layer/probe.ts) in new user+mount namespaces; resolves to its complaint or null. */
 async function probe(name: string): Promise<string | null> {
   const cmd = runnerCommand(runnerFacts(Deno.env.toObject()), "", "probe", [name]);
-  const uid = libc.getuid(), gid = libc.getgid();
   const out = Deno.makeTempFileSync({ prefix: "bbl-doctor-" });
   const fd = check(libc.open(cstr(out), O.WRONLY | O.CLOEXEC, 0), `opening ${out}`, "open");
   try {
@@ -38,8 +45,7 @@ async function probe(name: string): Promise<string | null> {
       env: cmd.env,
       pdeathsig: 9,
       ops: [{ what: "capturing the probe's output", nr: nr("dup3"), args: [fd, 1, 0] }],
-      beforeRelease: (p) =>
-        writeIdMaps(p, [{ inside: 0, outside: uid, count: 1 }], [{ inside: 0, outside: gid, count: 1 }]),
+      beforeRelease: rootAsMe,
     });
     const { code } = await waitChild(pid);
     return code === 0 ? null : Deno.readTextFileSync(out).trim() || `the probe exited with ${code}`;
@@ -69,7 +75,6 @@ const CHECKS: Check[] = [
       const blocker = usernsBlocker(readProcSetting);
       if (blocker) return blocker;
       try {
-        const uid = libc.getuid(), gid = libc.getgid();
         const pid = spawn({
           flags: CLONE.NEWUSER | CLONE.NEWPID | CLONE.NEWNS | CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS |
             CLONE.NEWCGROUP,
@@ -78,8 +83,7 @@ const CHECKS: Check[] = [
           env: [],
           pdeathsig: 9,
           ops: [],
-          beforeRelease: (p) =>
-            writeIdMaps(p, [{ inside: 0, outside: uid, count: 1 }], [{ inside: 0, outside: gid, count: 1 }]),
+          beforeRelease: rootAsMe,
         });
         const { code } = await waitChild(pid);
         return code === 0 ? null : `a process in new namespaces exited with ${code}`;

@@ -45,13 +45,12 @@ function lockFree(dir: string): boolean {
 }
 
 /** Removes directories left by launchers that no longer run. */
-export function removeStale(base: string): string[] {
-  const removed: string[] = [];
+function removeStale(base: string): void {
   let entries: Deno.DirEntry[];
   try {
     entries = [...Deno.readDirSync(base)];
   } catch {
-    return removed;
+    return;
   }
   for (const e of entries) {
     const m = e.name.match(/-(\d+)$/);
@@ -59,9 +58,7 @@ export function removeStale(base: string): string[] {
     const dir = `${base}/${e.name}`;
     if (pidAlive(Number(m[1])) || !lockFree(dir)) continue;
     Deno.removeSync(dir, { recursive: true });
-    removed.push(dir);
   }
-  return removed;
 }
 
 export class Instance {

@@ -28,7 +28,6 @@ async function ready(h: Helper): Promise<boolean> {
   }
 }
 
-/** Starts `h` with the layer's environment; resolves when it is ready, fails if it dies or times out. */
 /**
  * Starts `h` for `layer`; resolves when it is ready, fails if it dies or times out. `direct`: the
  * helper is spawned by the parent of a helper-only layer, so it enters that layer's namespaces, ids

@@ -26,7 +26,8 @@ import { SysError } from "../sys/errno.ts";
 import { dropOwnPrivileges } from "../sys/privileges.ts";
 
 function report(fd: number, line: string): void {
-  if (fd >= 0) libc.write(fd, cstr(line + "\n").subarray(0, line.length + 1), BigInt(line.length + 1));
+  const bytes = new TextEncoder().encode(line + "\n");
+  if (fd >= 0) libc.write(fd, bytes, BigInt(bytes.length));
 }
 
 function pipe(): [number, number] {

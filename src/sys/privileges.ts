@@ -4,7 +4,7 @@
  */
 import type { SpawnOp } from "./spawn.ts";
 import { CLOSE_RANGE_CLOEXEC, LINUX_CAPABILITY_VERSION_3, nr, PR } from "./consts.ts";
-import { check, libc, sys } from "./libc.ts";
+import { sys } from "./libc.ts";
 
 export function lastCap(): number {
   return Number(Deno.readTextFileSync("/proc/sys/kernel/cap_last_cap").trim());
@@ -68,13 +68,9 @@ export function privilegeProblems(status: string): string[] {
  * for a layer's init once its layers are started, since reaping and signalling the app need none.
  */
 export function dropOwnPrivileges(): void {
-  const what = "dropping the init's privileges";
-  check(libc.prctl(PR.SET_NO_NEW_PRIVS, 1n, 0n, 0n, 0n), what, "prctl");
-  for (let cap = 0; cap <= lastCap(); cap++) check(libc.prctl(PR.CAPBSET_DROP, BigInt(cap), 0n, 0n, 0n), what, "prctl");
-  check(libc.prctl(PR.CAP_AMBIENT, BigInt(PR.CAP_AMBIENT_CLEAR_ALL), 0n, 0n, 0n), what, "prctl");
-  const header = new Uint32Array([LINUX_CAPABILITY_VERSION_3, 0]);
-  const data = new Uint32Array(6);
-  sys(nr("capset"), what, ptr(header), ptr(data));
+  // The same steps a child takes before its execve, made here on this thread.
+  for (const op of dropPrivilegesOps(lastCap())) {
+    const args = op.args.map((a) => a instanceof Uint8Array ? Deno.UnsafePointer.value(Deno.UnsafePointer.of(a)) : a);
+    sys(op.nr, `${op.what} (the init's own)`, ...(args as (number | bigint)[]));
+  }
 }
-
-const ptr = (a: Uint32Array) => Deno.UnsafePointer.value(Deno.UnsafePointer.of(a));
