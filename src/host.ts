@@ -3,7 +3,6 @@ import type { HostFacts } from "./plan/host.ts";
 import { libc } from "./sys/libc.ts";
 import { instanceBase } from "./instance.ts";
 import { runnerFacts } from "./selfexec.ts";
-import { NEVER_ACCESS } from "./plan/never_access.ts";
 
 function userName(uid: number): string {
   try {
@@ -15,15 +14,12 @@ function userName(uid: number): string {
   return String(uid);
 }
 
-/** The real paths of those that exist (a dangling or missing path has nothing to hide). */
-function existingReal(paths: string[]): string[] {
-  const out = new Set<string>();
-  for (const p of paths) {
-    try {
-      out.add(Deno.realPathSync(p));
-    } catch { /* missing */ }
+function realOrNull(p: string): string | null {
+  try {
+    return Deno.realPathSync(p);
+  } catch {
+    return null;
   }
-  return [...out];
 }
 
 /** `tty`: the sandbox terminal's path when the launcher relays one (see src/sys/pty.ts). */
@@ -46,6 +42,10 @@ export function gatherHost(tty: string | null = null): HostFacts {
     tty,
     instanceBase: instanceBase(env, uid),
     runner: runnerFacts(env),
-    neverAccess: existingReal(NEVER_ACCESS.map((p) => p.replace(/^~(?=\/)/, home))),
+    etc: {
+      resolvConf: realOrNull("/etc/resolv.conf"),
+      machineId: realOrNull("/etc/machine-id"),
+      osRelease: realOrNull("/etc/os-release"),
+    },
   };
 }

@@ -51,3 +51,8 @@ export function runnerCommand(
     env: [`DENO_DIR=${prefix}${f.denoDir}`, "DENO_NO_UPDATE_CHECK=1", "NO_COLOR=1"],
   };
 }
+
+/** The directory of the bbl binary (from source: the checkout), where configs and apps may sit beside it. */
+export function bblDir(f: RunnerFacts): string {
+  return f.srcDir === null ? f.exe.replace(/\/[^/]*$/, "") || "/" : f.srcDir.replace(/\/src$/, "");
+}

@@ -1,6 +1,9 @@
 /** The command line: `bbl [options] [--] [CMD [ARGS...]]`, `bbl explain ...`, `bbl doctor`. */
 import { Command, CommanderError } from "commander";
-import { buildPlan, type RunOptions } from "../plan/plan.ts";
+import { buildPlan } from "../plan/plan.ts";
+import type { RunOptions } from "../plan/options.ts";
+import type { Plan } from "../plan/types.ts";
+import type { HostFacts } from "../plan/host.ts";
 import { parseTemplate, type Template } from "../plan/template.ts";
 import { readDefaultTemplate } from "../plan/default_template.ts";
 import { UsageError } from "../errors.ts";
@@ -10,35 +13,49 @@ import { openPty } from "../sys/pty.ts";
 import { formatPlan } from "../plan/format.ts";
 import { doctor } from "../doctor.ts";
 import { VERSION } from "../version.ts";
-import { ALLOWANCES, type Policy, policyWith } from "../seccomp/policy.ts";
-import { parsePolicy } from "../seccomp/file.ts";
+import { ALLOWANCES } from "../seccomp/policy.ts";
+import type { Pty } from "../sys/pty.ts";
+import { flagsToConfig, type RawFlags } from "../config/flags.ts";
+import { loadConfig, type LoadInput } from "../config/load.ts";
+import { hostView, resolveConfig } from "../config/resolve.ts";
+import { formatMerged } from "../config/merge.ts";
+import type { Config } from "../config/schema.ts";
+import { bblDir } from "../selfexec.ts";
+import { SandboxState } from "../state/store.ts";
+import { addStateCommands } from "./state.ts";
 import { RLIMITS } from "../sys/limits.ts";
 
-interface RawRunOptions {
+interface RawRunOptions extends RawFlags {
   uid?: string;
   gid?: string;
-  shareNet?: boolean;
-  setenv: string[];
-  keepEnv: string[];
-  hostname?: string;
-  name?: string;
   template?: string;
-  seccomp: string;
-  seccompAllow: string[];
-  limit: string[];
+  config?: string;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
 function addRunOptions(c: Command): Command {
   return c
+    .option("--name <name>", "sandbox name: selects NAME.yaml configs and state (default: from the command)")
+    .option("--config <file>", "a configuration file (above the ones bbl finds itself)")
+    .option("--home <mode>", "tmpfs (default: nothing kept), persist, overlay, or a directory")
+    .option("--cwd", "bind the current directory read-write and start there")
+    .option(
+      "--bind <src[:dest]>",
+      "bind a host path read-write (same path inside without dest; repeatable)",
+      collect,
+      [],
+    )
+    .option("--ro-bind <src[:dest]>", "bind a host path read-only (repeatable)", collect, [])
+    .option("--net <mode>", "none (default: a private loopback only) or host")
+    .option("--share-net", "the same as --net host")
+    .option("--dns <address>", "a name server for the sandbox's own resolv.conf (repeatable)", collect, [])
+    .option("--hostname <name>", "host name inside (default: bbl)")
+    .option("--setenv <NAME=VALUE>", "set a variable inside (repeatable)", collect, [])
+    .option("--keep-env <NAME>", "copy a variable (or NAME pattern) from your environment (repeatable)", collect, [])
+    .option("--unset-env <NAME>", "leave a variable out (repeatable)", collect, [])
     .option("--uid <id>", "user id inside the sandbox (default: yours; 0 for root inside)")
     .option("--gid <id>", "group id inside the sandbox (default: yours)")
-    .option("--share-net", "share the host's network (default: none but a private loopback)")
-    .option("--setenv <NAME=VALUE>", "set a variable inside (repeatable)", collect, [])
-    .option("--keep-env <NAME>", "copy a variable from your environment (repeatable)", collect, [])
-    .option("--hostname <name>", "host name inside (default: bbl)")
-    .option("--name <name>", "sandbox name (default: from the command)")
     .option("--template <file>", "layer template (default: the embedded one; see `bbl template`)")
     .option(
       "--limit <NAME=N>",
@@ -46,7 +63,7 @@ function addRunOptions(c: Command): Command {
       collect,
       [],
     )
-    .option("--seccomp <policy>", "system call filter for the app: default, off, or a policy FILE", "default")
+    .option("--seccomp <policy>", "system call filter for the app: default, off, or a policy FILE")
     .option(
       "--seccomp-allow <name>",
       `lift one group of the filter's rules (${Object.keys(ALLOWANCES).join(", ")})`,
@@ -64,62 +81,54 @@ function parseId(flag: string, v: string | undefined): number | undefined {
   return Number(v);
 }
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-export function toRunOptions(raw: RawRunOptions, command: string[]): RunOptions {
-  const setenv: Record<string, string> = {};
-  for (const kv of raw.setenv) {
-    const i = kv.indexOf("=");
-    const name = i < 0 ? kv : kv.slice(0, i);
-    if (i < 0 || !ENV_NAME.test(name)) throw new UsageError(`--setenv ${kv}: expected NAME=VALUE`);
-    if (name in setenv) throw new UsageError(`--setenv ${name} given twice`);
-    setenv[name] = kv.slice(i + 1);
-  }
-  for (const name of raw.keepEnv) {
-    if (!ENV_NAME.test(name)) throw new UsageError(`--keep-env ${name}: not a variable name`);
-    if (name in setenv) throw new UsageError(`--keep-env ${name} conflicts with --setenv ${name}=...`);
-  }
-  for (const a of raw.seccompAllow) {
-    if (!(a in ALLOWANCES)) {
-      throw new UsageError(`--seccomp-allow ${a}: unknown; one of ${Object.keys(ALLOWANCES).join(", ")}`);
-    }
-  }
-  if (raw.seccomp !== "default" && raw.seccompAllow.length > 0) {
-    throw new UsageError(`--seccomp-allow goes with the default policy, not --seccomp ${raw.seccomp}`);
-  }
-  const limits: Record<string, number> = {};
-  let tmpfsSize: string | undefined;
-  for (const l of raw.limit) {
-    const t = l.match(/^tmpfs=([1-9]\d*[kmg]?)$/);
-    const m = l.match(/^([a-z]+)=(\d+)$/);
-    if (t) {
-      if (tmpfsSize) throw new UsageError("--limit tmpfs given twice");
-      tmpfsSize = t[1];
-    } else if (!m || !(m[1] in RLIMITS)) {
-      throw new UsageError(
-        `--limit ${l}: expected NAME=N with NAME one of ${[...Object.keys(RLIMITS), "tmpfs"].join(", ")}`,
-      );
-    } else if (m[1] in limits) throw new UsageError(`--limit ${m[1]} given twice`);
-    else limits[m[1]] = Number(m[2]);
-  }
+function loadInput(host: HostFacts, flags: Config, command: string[], configFile?: string): LoadInput {
   return {
+    flags,
+    configFile,
     command,
-    tmpfsSize,
-    limits,
-    seccomp: raw.seccomp === "default"
-      ? policyWith(raw.seccompAllow)
-      : raw.seccomp === "off"
-      ? null
-      : loadPolicy(raw.seccomp),
-    seccompAllow: raw.seccompAllow,
-    uid: parseId("--uid", raw.uid),
-    gid: parseId("--gid", raw.gid),
-    shareNet: raw.shareNet ?? false,
-    setenv,
-    keepenv: raw.keepEnv,
-    hostname: raw.hostname,
-    name: raw.name,
+    env: host.env,
+    home: host.home,
+    cwd: host.cwd,
+    uid: host.uid,
+    gid: host.gid,
+    bblDir: bblDir(host.runner),
   };
+}
+
+const NO_FLAGS: RawFlags = {
+  dns: [],
+  setenv: [],
+  keepEnv: [],
+  unsetEnv: [],
+  bind: [],
+  roBind: [],
+  seccompAllow: [],
+  limit: [],
+};
+
+/** Runs the plan, holding the sandbox's state (persist, overlay) for the whole run. */
+async function runWithState(plan: Plan, opts: RunOptions, host: HostFacts, pty: Pty | null): Promise<number> {
+  const state = plan.state
+    ? SandboxState.open(plan.state.dir, host.uid, {
+      name: opts.name,
+      home: plan.state.home,
+      ...(plan.state.home === "overlay" ? { lower: host.home } : {}),
+      options: { cwd: opts.cwd, net: opts.net, mounts: opts.mounts, hostname: opts.hostname ?? "bbl" },
+    })
+    : null;
+  try {
+    return await launch(plan, host.uid, pty);
+  } finally {
+    state?.release();
+  }
+}
+
+/** The command line and the configuration it selects, resolved against the host, into a plan. */
+export function prepare(raw: RawRunOptions, command: string[], host: HostFacts): { plan: Plan; opts: RunOptions } {
+  const ids = { uid: parseId("--uid", raw.uid), gid: parseId("--gid", raw.gid) };
+  const { name, merged } = loadConfig(loadInput(host, flagsToConfig(raw), command, raw.config));
+  const opts = resolveConfig(name, merged, command, ids, hostView(host.env, host.home, host.cwd));
+  return { plan: buildPlan(opts, host, loadTemplate(raw.template)), opts };
 }
 
 /** The text of a file an option names; an unreadable one is a usage error naming the option. */
@@ -129,10 +138,6 @@ function readOptionFile(option: string, file: string): string {
   } catch (e) {
     throw new UsageError(`${option} ${file}: ${(e as Error).message}`);
   }
-}
-
-function loadPolicy(file: string): Policy {
-  return parsePolicy(readOptionFile("--seccomp", file), file);
 }
 
 function loadTemplate(file: string | undefined): Template {
@@ -156,21 +161,28 @@ export async function cli(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: () => {} });
   addRunOptions(program).action((cmd: string[], raw: RawRunOptions) => {
-    const opts = toRunOptions(raw, [...cmd, ...tail]);
-    const template = loadTemplate(raw.template);
     // A terminal on stdin: the sandbox gets a pty of its own, relayed (src/sys/pty.ts).
     const pty = Deno.stdin.isTerminal() ? openPty() : null;
     const host = gatherHost(pty?.slavePath ?? null);
-    const plan = buildPlan(opts, host, template);
-    result = launch(plan, host.uid, pty);
+    const { plan, opts } = prepare(raw, [...cmd, ...tail], host);
+    result = runWithState(plan, opts, host, pty);
   });
   addRunOptions(program.command("explain").description("print what a run with these options would build"))
     .option("--json", "machine-readable output")
     .action((cmd: string[], raw: RawRunOptions & { json?: boolean }) => {
-      const opts = toRunOptions(raw, [...cmd, ...tail]);
-      const plan = buildPlan(opts, gatherHost(), loadTemplate(raw.template));
+      const { plan } = prepare(raw, [...cmd, ...tail], gatherHost());
       console.log(raw.json ? JSON.stringify(plan, null, 2) : formatPlan(plan));
     });
+  program.command("config").description("configuration").command("show [name]")
+    .description("print the merged configuration of a sandbox and where each value comes from")
+    .option("--config <file>", "include this configuration file, as a run would")
+    .action((name: string | undefined, o: { config?: string }) => {
+      const host = gatherHost();
+      const flags = name === undefined ? {} : flagsToConfig({ ...NO_FLAGS, name });
+      const loaded = loadConfig(loadInput(host, flags, [], o.config));
+      Deno.stdout.writeSync(new TextEncoder().encode(formatMerged(loaded.merged, loaded.name)));
+    });
+  addStateCommands(program, (r) => result = r);
   program.command("template").description("print the embedded default layer template").action(() => {
     Deno.stdout.writeSync(new TextEncoder().encode(readDefaultTemplate()));
   });

@@ -126,7 +126,17 @@ function applyOne(a: Applying, op: FsOp, index: number): void {
     case "rofile": {
       prepareParents(root, op.dest);
       const p = root + op.dest;
-      if (lstat(p) !== null) throw new BblError(`${op.dest}: already exists in the new root`);
+      const existing = lstat(p);
+      if (existing?.isFile && op.kind === "rofile") {
+        // A file of a bound directory (such as /etc/machine-id): covered by ours, the source untouched.
+        const own = `${a.scratch}/file-${index}`;
+        Deno.writeTextFileSync(own, op.content, { mode: op.mode, createNew: true });
+        Deno.chmodSync(own, op.mode);
+        mount(`replacing ${op.dest}`, own, p, null, MS.BIND);
+        a.readonlyLater.push(op.dest);
+        return;
+      }
+      if (existing !== null) throw new BblError(`${op.dest}: already exists in the new root`);
       Deno.writeTextFileSync(p, op.content, { mode: op.mode, createNew: true });
       Deno.chmodSync(p, op.mode);
       if (op.kind === "rofile") {

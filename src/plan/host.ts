@@ -14,6 +14,9 @@ export interface HostFacts {
   /** Where per-instance directories live: $XDG_RUNTIME_DIR/bbl, or /tmp/bbl-UID when it is unset. */
   instanceBase: string;
   runner: RunnerFacts;
-  /** The never-access paths that exist, resolved (realpath) so a symlink cannot dodge the mask. */
-  neverAccess: string[];
+  /**
+   * Where /etc/resolv.conf, /etc/machine-id and /etc/os-release really are (often symlinks, such as
+   * resolv.conf into /run), or null when missing: replaced there when the configuration asks.
+   */
+  etc: { resolvConf: string | null; machineId: string | null; osRelease: string | null };
 }

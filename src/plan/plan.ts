@@ -12,28 +12,9 @@ import type { Template, TemplateFs, TemplateLayer } from "./template.ts";
 import { substitute } from "./template.ts";
 import { buildEnv } from "./env.ts";
 import { UsageError } from "../errors.ts";
-import { runnerCommand } from "../selfexec.ts";
+import { bblDir, runnerCommand } from "../selfexec.ts";
 import { allLayers } from "./tree.ts";
-import type { Policy } from "../seccomp/policy.ts";
-
-export interface RunOptions {
-  /** The command and its arguments; empty: the user's shell. */
-  command: string[];
-  /** Ids the app has inside (default: the invoking user's). */
-  uid?: number;
-  gid?: number;
-  shareNet: boolean;
-  setenv: Record<string, string>;
-  keepenv: string[];
-  hostname?: string;
-  name?: string;
-  /** The policy: null for none; else the default minus `seccompAllow` unless given (from a file). */
-  seccomp: Policy | null;
-  seccompAllow: string[];
-  limits: Record<string, number>;
-  /** The size of every tmpfs of the plan (tmpfs(5) notation), overriding the template's. */
-  tmpfsSize?: string;
-}
+import type { RunOptions } from "./options.ts";
 
 /** Size of a tmpfs whose step gives none: bounded, unlike the kernel's default of half the RAM. */
 export const DEFAULT_TMPFS_SIZE = "64m";
@@ -45,16 +26,8 @@ function parseSize(v: string | number | undefined, where: string): string {
   return s;
 }
 
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** Destinations a template may not use: bbl owns them. */
 const RESERVED = ["/sbxdir"];
-
-/** A sandbox name from a command or file name. */
-export function defaultName(command: string[]): string {
-  const base = (command[0] ?? "shell").split("/").pop() ?? "shell";
-  const cleaned = base.replace(/[^A-Za-z0-9_.-]+/g, "_").replace(/^[._-]+/, "");
-  return cleaned.slice(0, 64) || "sandbox";
-}
 
 function parseMode(v: string | number | undefined, dflt: number, where: string): number {
   if (v === undefined) return dflt;
@@ -96,8 +69,28 @@ interface Ctx {
   console: string | null;
 }
 
+/** The generic os-release a sandbox shows with mask_os_release. */
+const GENERIC_OS_RELEASE = 'NAME="Linux"\nID=linux\nPRETTY_NAME="Linux"\n';
+const ZERO_MACHINE_ID = "0".repeat(32) + "\n";
+
+/**
+ * The layer that builds the app's root: the last layer with a filesystem on the way from the first
+ * layer to the app layer. The configuration's mounts, home and files go there.
+ */
+function appRootLayer(l: TemplateLayer, current: string | null = null): string | null {
+  if (l.disabled) return null;
+  const here = (l.fs ?? []).length > 0 ? l.name : current;
+  if (l.app) return here;
+  for (const s of l.sublayers ?? []) {
+    const found = appRootLayer(s, here);
+    if (found !== null) return found;
+  }
+  return null;
+}
+
 class Planner {
   private apps: string[] = [];
+  private appRoot: string | null;
   constructor(
     private t: Template,
     private opts: RunOptions,
@@ -105,7 +98,97 @@ class Planner {
     private vars: Record<string, string>,
     private app: AppPlan,
     private instanceDir: string,
-  ) {}
+  ) {
+    this.appRoot = appRootLayer(t.root);
+  }
+
+  /** The app root's steps that come from the configuration; `host` maps a host path to this layer's view. */
+  private configOps(host: (p: string) => string): FsOp[] {
+    const o = this.opts, h = this.host, home = h.home;
+    const ops: FsOp[] = [];
+    if (o.home.mode === "persist") ops.push({ kind: "bind", src: host(`${o.stateDir}/home`), dest: home });
+    if (o.home.mode === "dir") ops.push({ kind: "bind", src: host(o.home.path), dest: home });
+    // The overlay itself is mounted where the host is masked (see hostLayerOps).
+    if (o.home.mode === "overlay") ops.push({ kind: "bind", src: host(home), dest: home });
+    if (o.cwd) ops.push({ kind: "bind", src: host(h.cwd), dest: h.cwd });
+    for (const m of o.mounts) {
+      ops.push({ kind: m.kind, src: host(m.src), dest: m.dest, ...(m.optional ? { optional: true } : {}) });
+    }
+    const resolv = h.etc.resolvConf ?? "/etc/resolv.conf";
+    if (o.dns.length > 0) {
+      const content = o.dns.map((a) => `nameserver ${a}\n`).join("");
+      ops.push({ kind: "rofile", dest: resolv, content, mode: 0o644 });
+    } else if (o.net === "host" && h.etc.resolvConf && !h.etc.resolvConf.startsWith("/etc/")) {
+      // /etc/resolv.conf is a symlink (systemd-resolved, NetworkManager): its target, read-only.
+      ops.push({ kind: "robind", src: host(h.etc.resolvConf), dest: h.etc.resolvConf, optional: true });
+    }
+    if (o.machineId === "zero" && h.etc.machineId) {
+      ops.push({ kind: "rofile", dest: h.etc.machineId, content: ZERO_MACHINE_ID, mode: 0o444 });
+    }
+    if (o.maskOsRelease && h.etc.osRelease) {
+      ops.push({ kind: "rofile", dest: h.etc.osRelease, content: GENERIC_OS_RELEASE, mode: 0o644 });
+    }
+    if (o.allowOpt) ops.push({ kind: "rosame", src: host("/opt"), dest: "/opt", optional: true });
+    if (o.seeRealHw) {
+      for (const p of ["/sys", "/run/udev"]) ops.push({ kind: "robind", src: host(p), dest: p, optional: true });
+    }
+    return ops;
+  }
+
+  /**
+   * Steps for the layer that shows the host with the never-access paths masked (`hostAt` is where).
+   *
+   * An overlay home is mounted here, over the host's home in this view, not in the app's root: the
+   * kernel refuses an overlay whose lower directory has mounts locked on it (the masks, once seen from
+   * a less privileged user namespace), and rightly, as an overlay shows what is under them. Here the
+   * masks are this layer's own, so they are simply mounted again on top (deeper, so later). Binds the
+   * app asked for from inside that home are shown from the real home, so their changes reach the host.
+   */
+  private hostLayerOps(hostAt: string, host: (p: string) => string): FsOp[] {
+    const o = this.opts, home = this.host.home;
+    const ops: FsOp[] = [];
+    for (const p of o.neverAccess) ops.push({ kind: "mask", src: host(p), dest: hostAt + p, optional: true });
+    // Every sandbox's state is masked above; a persistent home is shown again, at the same place.
+    if (o.home.mode === "persist") {
+      const own = `${o.stateDir}/home`;
+      ops.push({ kind: "bind", src: host(own), dest: hostAt + own });
+    }
+    if (o.home.mode === "overlay") {
+      ops.push({
+        kind: "overlay",
+        lower: [host(home)],
+        upper: host(`${o.stateDir}/upper`),
+        work: host(`${o.stateDir}/work`),
+        dest: hostAt + home,
+      });
+      const real = [...(o.cwd ? [this.host.cwd] : []), ...o.mounts.map((m) => m.src)];
+      const hidden = (r: string) => o.neverAccess.some((n) => pathIn(r, n));
+      for (const src of real.filter((r) => pathIn(r, home) && r !== home && !hidden(r))) {
+        ops.push({ kind: "bind", src: host(src), dest: hostAt + src });
+      }
+    }
+    return ops;
+  }
+
+  /**
+   * An overlay shows its lower directories' own files, not what is mounted on them, so the masks of
+   * the never-access paths (and of the state directory) are missing there: each is masked again.
+   */
+  private overlayMasks(ops: FsOp[], hostView: string): FsOp[] {
+    const masks: FsOp[] = [];
+    for (const op of ops) {
+      if (op.kind !== "overlay" && op.kind !== "tmp-overlay") continue;
+      for (const viewed of op.lower) {
+        const lower = viewed.slice(hostView.length) || "/";
+        for (const p of this.opts.neverAccess) {
+          if (!pathIn(p, lower)) continue;
+          const dest = op.dest + (lower === "/" ? p : p.slice(lower.length));
+          masks.push({ kind: "mask", src: hostView + p, dest: dest.replace(/^\/\//, "/"), optional: true });
+        }
+      }
+    }
+    return masks;
+  }
 
   private fail(label: string, msg: string): never {
     throw new UsageError(`${this.t.file}: ${label}: ${msg}`);
@@ -225,16 +308,17 @@ class Planner {
     });
     if (l.mask_never_access) {
       if (!l.host_at) this.fail(`${l.name}.mask_never_access`, "needs host_at (where the host is masked)");
-      for (const p of this.host.neverAccess) {
-        ops.push({ kind: "mask", src: host(p, l.name), dest: l.host_at + p, optional: true });
-      }
+      ops.push(...this.hostLayerOps(l.host_at, (p) => host(p, l.name)));
     }
-    return orderFs(ops);
+    if (l.name === this.appRoot) ops.push(...this.configOps((p) => host(p, `${l.name} (configuration)`)));
+    return orderFs([...ops, ...this.overlayMasks(ops, hostView ?? "")]);
   }
 
   layer(l: TemplateLayer, ctx: Ctx): LayerPlan | null {
     if (l.disabled) return null;
-    const unshare = [...new Set(l.unshare ?? [])].filter((ns) => !(ns === "net" && this.opts.shareNet)) as Namespace[];
+    const unshare = [...new Set(l.unshare ?? [])].filter((ns) =>
+      !(ns === "net" && this.opts.net === "host")
+    ) as Namespace[];
     const has = (ns: Namespace) => unshare.includes(ns);
     const ids = this.ids(l, ctx);
     const privileged = !l.drop_caps && (has("user") ? ids.uid === 0 : ctx.privileged);
@@ -364,6 +448,9 @@ class Planner {
       dev: "/dev",
       console: this.host.tty,
     });
+    if (this.appRoot === null && this.configOps((p) => p).length > 0) {
+      this.fail("layer", "no layer builds the app's root (fs above the app layer), which the configuration needs");
+    }
     if (this.apps.length !== 1 || root === null) {
       this.fail(
         "layer",
@@ -381,10 +468,7 @@ function hasProc(l: LayerPlan): boolean {
 }
 
 export function buildPlan(opts: RunOptions, host: HostFacts, template: Template): Plan {
-  const name = opts.name ?? defaultName(opts.command);
-  if (!NAME_RE.test(name)) {
-    throw new UsageError(`invalid sandbox name '${name}': use letters, digits, '_', '.', '-' (at most 64)`);
-  }
+  const name = opts.name;
   const uid = opts.uid ?? host.uid;
   const gid = opts.gid ?? host.gid;
   const instance = `${name}-${host.pid}`;
@@ -411,12 +495,14 @@ export function buildPlan(opts: RunOptions, host: HostFacts, template: Template)
     instance_dir: instanceDir,
     startdir: host.cwd,
     // Where the bbl binary is (from source: the checkout), for configs and apps dropped next to it.
-    bbl_dir: host.runner.srcDir === null
-      ? host.runner.exe.replace(/\/[^/]*$/, "") || "/"
-      : host.runner.srcDir.replace(/\/src$/, ""),
+    bbl_dir: bblDir(host.runner),
     xdg_runtime_dir: host.env.XDG_RUNTIME_DIR ?? "",
     hostname: opts.hostname ?? "bbl",
   };
+  for (const k of opts.unsetenv) delete app.env[k];
   const root = new Planner(template, opts, host, vars, app, instanceDir).plan();
-  return { version: 1, instance, instanceDir, root };
+  const state = opts.stateDir && (opts.home.mode === "persist" || opts.home.mode === "overlay")
+    ? { dir: opts.stateDir, home: opts.home.mode }
+    : undefined;
+  return { version: 1, instance, instanceDir, root, ...(state ? { state } : {}) };
 }

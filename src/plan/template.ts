@@ -4,7 +4,7 @@
  * line and column and the offending key ("layer3.fs[4].kind: unknown kind 'robnd' (did you mean
  * 'robind'?)").
  */
-import { type Document, isMap, isSeq, LineCounter, parseDocument } from "yaml";
+import { didYouMean, parseYaml, typeName, type YamlPath as Path } from "../yaml.ts";
 import { FS_KINDS, NAMESPACES } from "./types.ts";
 import { UsageError } from "../errors.ts";
 
@@ -46,8 +46,6 @@ export interface Template {
   root: TemplateLayer;
 }
 
-type Path = (string | number)[];
-
 const LAYER_KEYS = [
   "name",
   "unshare",
@@ -87,27 +85,6 @@ const FS_KEYS: Record<string, string[]> = {
 };
 const NAME_RE = /^[A-Za-z0-9_-]+$/;
 
-function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-  }
-  return d[a.length][b.length];
-}
-
-/** " (did you mean 'x'?)" for the closest candidate within a couple of edits, else "". */
-export function didYouMean(word: string, candidates: readonly string[]): string {
-  let best = "", bestD = Infinity;
-  for (const c of candidates) {
-    const d = distance(word, c);
-    if (d < bestD) [best, bestD] = [c, d];
-  }
-  return bestD <= Math.max(2, Math.floor(word.length / 3)) ? ` (did you mean '${best}'?)` : "";
-}
-
 /** Replaces ${name} with vars[name]; "$$" is a literal "$". Unknown names are errors. */
 export function substitute(s: string, vars: Record<string, string>, where: () => string): string {
   return s.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (m, name) => {
@@ -119,54 +96,10 @@ export function substitute(s: string, vars: Record<string, string>, where: () =>
   });
 }
 
-class Checker {
-  private lines: LineCounter;
-  constructor(private file: string, private doc: Document, lines: LineCounter) {
-    this.lines = lines;
-  }
-
-  /** "file:line:col: layer3.fs[4].kind: message", locating `path` (a key, or its value) in the YAML. */
-  fail(path: Path, label: string, message: string, atKey = false): never {
-    let node: unknown = this.doc.contents;
-    let offset = 0;
-    for (const [i, k] of path.entries()) {
-      if (isMap(node)) {
-        const pair = node.items.find((p) => (p.key as { value?: unknown })?.value === k);
-        if (!pair) break;
-        const last = i === path.length - 1;
-        const target = last && atKey ? pair.key : pair.value ?? pair.key;
-        offset = (target as { range?: number[] })?.range?.[0] ?? offset;
-        node = pair.value;
-      } else if (isSeq(node) && typeof k === "number" && node.items[k]) {
-        node = node.items[k];
-        offset = (node as { range?: number[] }).range?.[0] ?? offset;
-      } else break;
-    }
-    const pos = this.lines.linePos(offset);
-    throw new UsageError(`${this.file}:${pos.line}:${pos.col}: ${label}: ${message}`);
-  }
-}
-
-function typeName(v: unknown): string {
-  return Array.isArray(v) ? "a list" : v === null ? "null" : typeof v === "object" ? "a mapping" : `a ${typeof v}`;
-}
-
 /** Parses and checks a template's YAML text (structure and types; the planner checks the rest). */
 export function parseTemplate(text: string, file: string): Template {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0];
-    const pos = lines.linePos(e.pos[0]);
-    throw new UsageError(`${file}:${pos.line}:${pos.col}: ${e.message.split("\n")[0]}`);
-  }
-  const c = new Checker(file, doc, lines);
-  let data: unknown;
-  try {
-    data = doc.toJS({ maxAliasCount: 100 });
-  } catch (e) {
-    throw new UsageError(`${file}: ${(e as Error).message} (a layer cannot contain itself)`);
-  }
+  // A layer that contains itself through an alias fails in parseYaml (too many alias expansions).
+  const { data, yaml: c } = parseYaml(text, file);
   if (typeof data !== "object" || data === null || Array.isArray(data) || !("layer" in data)) {
     c.fail([], "template", "expected a mapping with the key 'layer'");
   }

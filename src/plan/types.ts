@@ -136,6 +136,8 @@ export interface Plan {
   instance: string;
   instanceDir: string;
   root: LayerPlan;
+  /** The sandbox's own state directory (persist and overlay homes), prepared and locked by the launcher. */
+  state?: { dir: string; home: "persist" | "overlay" };
   /** Set by the spawning parent: the runner's fd 4 is a report pipe to the nearest init. */
   reporting?: boolean;
 }

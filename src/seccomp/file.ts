@@ -12,7 +12,7 @@ import type { Policy, Rule } from "./policy.ts";
 import { SYSCALLS } from "./syscalls.ts";
 import { errnoName } from "../sys/errno.ts";
 import { UsageError } from "../errors.ts";
-import { didYouMean } from "../plan/template.ts";
+import { didYouMean } from "../yaml.ts";
 
 const ERRNOS: Record<string, number> = Object.fromEntries(
   Array.from({ length: 134 }, (_, i) => [errnoName(i), i]).filter(([name]) => !String(name).startsWith("errno")),

@@ -1,46 +1,91 @@
 import assert from "node:assert/strict";
-import { toRunOptions } from "../../src/cli/main.ts";
+import { flagsToConfig, type RawFlags } from "../../src/config/flags.ts";
+import { mergeConfigs } from "../../src/config/merge.ts";
+import { resolveConfig } from "../../src/config/resolve.ts";
 import { UsageError } from "../../src/errors.ts";
+import { fakeHost } from "./fixtures.ts";
 
-const raw = {
-  setenv: [] as string[],
-  keepEnv: [] as string[],
-  seccomp: "default",
-  seccompAllow: [] as string[],
-  limit: [] as string[],
+const raw: RawFlags = {
+  dns: [],
+  setenv: [],
+  keepEnv: [],
+  unsetEnv: [],
+  bind: [],
+  roBind: [],
+  seccompAllow: [],
+  limit: [],
 };
 
-Deno.test("run options: ids, env settings", () => {
-  const o = toRunOptions({ ...raw, uid: "0", gid: "5", setenv: ["A=1=2", "B="], keepEnv: ["C"], shareNet: true }, [
-    "x",
-  ]);
-  assert.equal(o.uid, 0);
-  assert.equal(o.gid, 5);
-  assert.deepEqual(o.setenv, { A: "1=2", B: "" });
-  assert.deepEqual(o.keepenv, ["C"]);
-  assert.equal(o.shareNet, true);
-  assert.deepEqual(o.command, ["x"]);
+Deno.test("flags: each sets the configuration key of the same meaning", () => {
+  assert.deepEqual(
+    flagsToConfig({
+      ...raw,
+      setenv: ["A=1=2", "B="],
+      keepEnv: ["C"],
+      unsetEnv: ["D"],
+      shareNet: true,
+      home: "persist",
+      cwd: true,
+      bind: ["~/data:/data", "/srv"],
+      roBind: ["./x"],
+      limit: ["nproc=10", "tmpfs=2g"],
+      dns: ["9.9.9.9"],
+    }),
+    {
+      home: "persist",
+      cwd: true,
+      net: "host",
+      dns: ["9.9.9.9"],
+      env: { set: { A: "1=2", B: "" }, keep: ["C"], unset: ["D"] },
+      mounts: [
+        { kind: "bind", src: "~/data", dest: "/data" },
+        { kind: "bind", src: "/srv", same: true },
+        { kind: "robind", src: "./x", same: true },
+      ],
+      limits: { nproc: 10, tmpfs: "2g" },
+    },
+  );
 });
 
-Deno.test("run options: bad values are usage errors", () => {
-  for (
-    const r of [
-      { ...raw, uid: "-1" },
-      { ...raw, uid: "4294967295" },
-      { ...raw, gid: "x" },
-      { ...raw, setenv: ["1A=x"] },
-      { ...raw, setenv: ["A=1", "A=2"] },
-      { ...raw, keepEnv: ["A B"] },
-      { ...raw, setenv: ["A=1"], keepEnv: ["A"] },
-      { ...raw, seccomp: "/no/such/policy.yaml" },
-      { ...raw, seccomp: "off", seccompAllow: ["ptrace"] },
-      { ...raw, limit: ["nproc"] },
-      { ...raw, limit: ["stack=1"] },
-      { ...raw, limit: ["nproc=1", "nproc=2"] },
-      { ...raw, seccompAllow: ["everything"] },
-      { ...raw, seccomp: "off", seccompAllow: ["ptrace"] },
-    ]
-  ) {
-    assert.throws(() => toRunOptions(r, []), UsageError, JSON.stringify(r));
+Deno.test("flags: bad values and conflicts are usage errors naming the flag", () => {
+  const cases: [Partial<RawFlags>, RegExp][] = [
+    [{ setenv: ["1A=x"] }, /--setenv/],
+    [{ setenv: ["A=1", "A=2"] }, /given twice/],
+    [{ keepEnv: ["A"], setenv: ["A=1"] }, /--setenv\/--keep-env\/--unset-env: A is also in env.set/],
+    [{ unsetEnv: ["A"], setenv: ["A=1"] }, /also set or kept/],
+    [{ limit: ["nproc"] }, /--limit nproc/],
+    [{ limit: ["stack=1"] }, /--limit: unknown limit/],
+    [{ limit: ["nproc=1", "nproc=2"] }, /given twice/],
+    [{ limit: ["tmpfs=lots"] }, /--limit: expected a size/],
+    [{ seccompAllow: ["everything"] }, /--seccomp-allow: unknown/],
+    [{ home: "persit" }, /--home: .*did you mean 'persist'/],
+    [{ net: "hots" }, /--net: .*did you mean 'host'/],
+    [{ net: "none", shareNet: true }, /--share-net conflicts with --net none/],
+    [{ dns: ["1.2.3"] }, /--dns: '1.2.3' is not an IP address/],
+    [{ name: "../x" }, /--name: use letters/],
+    [{ bind: [":/x"] }, /--bind :\/x: expected SRC/],
+    [{ hostname: "a_b" }, /--hostname/],
+  ];
+  for (const [r, msg] of cases) {
+    assert.throws(
+      () => flagsToConfig({ ...raw, ...r }),
+      (e: unknown) => e instanceof UsageError && msg.test(e.message),
+      `${JSON.stringify(r)} -> ${msg}`,
+    );
   }
+});
+
+Deno.test("flags: seccomp choices are checked once resolved", () => {
+  const resolve = (r: Partial<RawFlags>) =>
+    resolveConfig(
+      "x",
+      mergeConfigs([{ from: { label: "command line", dir: "/" }, config: flagsToConfig({ ...raw, ...r }) }]),
+      [],
+      {},
+      fakeHost({}),
+    );
+  assert.equal(resolve({ seccomp: "off" }).seccomp, null);
+  assert.ok(resolve({ seccompAllow: ["ptrace"] }).seccomp!.rules.every((r) => r.syscall !== "ptrace"));
+  assert.throws(() => resolve({ seccomp: "off", seccompAllow: ["ptrace"] }), /seccomp_allow goes with the default/);
+  assert.throws(() => resolve({ seccomp: "/no/such/policy.yaml" }), /policy.yaml/);
 });

@@ -1,13 +1,14 @@
 /** Bad templates are refused before anything runs, with file:line:column and the offending key. */
 import assert from "node:assert/strict";
-import { didYouMean, parseTemplate, substitute } from "../../src/plan/template.ts";
+import { parseTemplate, substitute } from "../../src/plan/template.ts";
+import { didYouMean } from "../../src/yaml.ts";
 import { buildPlan } from "../../src/plan/plan.ts";
 import { UsageError } from "../../src/errors.ts";
-import { host } from "./plan_test.ts";
+import { host, runOptions } from "./fixtures.ts";
 
 const run = (yaml: string, seccompAllow: string[] = []) =>
   buildPlan(
-    { command: ["x"], shareNet: false, setenv: {}, keepenv: [], seccomp: null, seccompAllow, limits: {} },
+    runOptions({ command: ["x"], seccomp: null, seccompAllow }),
     host,
     parseTemplate(yaml, "t.yaml"),
   );

@@ -1,0 +1,212 @@
+/**
+ * From the merged configuration to RunOptions: every path pattern expanded against the host, every
+ * source checked, relative paths taken from the directory of the file that gave them. Anything wrong
+ * is a UsageError naming the source and key, raised before anything is created.
+ */
+import type { Merged, Origin, Sourced } from "./merge.ts";
+import { isHomePath } from "./schema.ts";
+import { expandPath, isPattern, matchEnvNames, type PathContext, type ReadDir, readDirNames } from "./paths.ts";
+import type { ExtraMount, HomeSetting, RunOptions } from "../plan/options.ts";
+import { UsageError } from "../errors.ts";
+import { type Policy, policyWith } from "../seccomp/policy.ts";
+import { parsePolicy } from "../seccomp/file.ts";
+import { stateBase } from "../state/store.ts";
+
+/** What resolving looks at on the host. Injected for tests. */
+export interface HostView {
+  env: Record<string, string>;
+  home: string;
+  cwd: string;
+  readDir: ReadDir;
+  /** The resolved path, or null when it does not exist. */
+  realPath: (p: string) => string | null;
+  isDir: (p: string) => boolean;
+  readFile: (p: string) => string;
+}
+
+export const hostView = (env: Record<string, string>, home: string, cwd: string): HostView => ({
+  env,
+  home,
+  cwd,
+  readDir: readDirNames,
+  realPath: (p) => {
+    try {
+      return Deno.realPathSync(p);
+    } catch {
+      return null;
+    }
+  },
+  isDir: (p) => {
+    try {
+      return Deno.statSync(p).isDirectory;
+    } catch {
+      return false;
+    }
+  },
+  readFile: (p) => Deno.readTextFileSync(p),
+});
+
+/** Destinations bbl owns or builds itself. */
+const RESERVED_DESTS = ["/proc", "/dev", "/sbxdir"];
+const under = (p: string, dir: string) => p === dir || p.startsWith(dir + "/");
+
+function where(s: Sourced<unknown>, key: string): string {
+  return `${s.from.label}: ${key}`;
+}
+
+function ctxOf(from: Origin, h: HostView, key: string): PathContext {
+  return { env: h.env, home: h.home, dir: from.dir, where: `${from.label}: ${key}` };
+}
+
+function checkDest(dest: string, label: string): string {
+  if (!dest.startsWith("/")) throw new UsageError(`${label}: '${dest}' is not an absolute path`);
+  const clean = dest.replace(/\/+$/, "") || "/";
+  if (clean.split("/").includes("..") || clean.split("/").includes(".")) {
+    throw new UsageError(`${label}: '${dest}' must not contain . or .. components`);
+  }
+  if (clean === "/") throw new UsageError(`${label}: cannot replace the sandbox's root`);
+  const reserved = RESERVED_DESTS.find((r) => under(clean, r));
+  if (reserved) throw new UsageError(`${label}: ${clean} is inside ${reserved}, which bbl builds itself`);
+  return clean;
+}
+
+function resolveMounts(m: Merged, h: HostView): ExtraMount[] {
+  const out: ExtraMount[] = [];
+  m.mounts.forEach((s, i) => {
+    const e = s.value, key = `mounts[${i}]`;
+    if (e.kind === "appimage") throw new UsageError(`${where(s, key)}: appimage mounts are not available yet`);
+    const ctx = ctxOf(s.from, h, `${key}.src`);
+    const pattern = isPattern(e.src, ctx);
+    const srcs = expandPath(e.src, ctx, h.readDir).filter((p) => !pattern || h.realPath(p) !== null);
+    if (pattern && srcs.length > 1 && !e.same) {
+      throw new UsageError(`${where(s, key)}: '${e.src}' matches ${srcs.length} paths: use same: true, not one dest`);
+    }
+    if (srcs.length === 0 || h.realPath(srcs[0]) === null) {
+      if (e.optional) return;
+      throw new UsageError(
+        `${where(s, `${key}.src`)}: ${pattern ? `nothing matches '${e.src}'` : `${srcs[0]} does not exist`}` +
+          " (add optional: true to skip it when missing)",
+      );
+    }
+    const destLabel = where(s, `${key}.dest`);
+    if (!e.same && !/^(\/|~|\$\{)/.test(e.dest!)) {
+      throw new UsageError(`${destLabel}: '${e.dest}' is not an absolute path`);
+    }
+    if (!e.same && e.dest!.split("/").some((c) => c === "." || c === "..")) {
+      throw new UsageError(`${destLabel}: '${e.dest}' must not contain . or .. components`);
+    }
+    for (const src of srcs) {
+      // Inside, a path means what it means on the host: the same home, the same variables.
+      const dest = e.same ? src : expandPath(e.dest!, ctxOf(s.from, h, `${key}.dest`), h.readDir)[0];
+      // Bound by its resolved path: a symlink to a never-access path leads to the mask, not around it.
+      out.push({
+        kind: e.kind,
+        src: h.realPath(src)!,
+        dest: checkDest(dest, destLabel),
+        optional: e.optional ?? false,
+      });
+    }
+  });
+  return out;
+}
+
+function resolveHome(m: Merged, h: HostView): HomeSetting {
+  const s = m.scalars.home;
+  if (!s || !isHomePath(s.value)) return { mode: (s?.value ?? "tmpfs") as "tmpfs" | "persist" | "overlay" };
+  const ctx = ctxOf(s.from, h, "home");
+  if (isPattern(s.value, ctx)) throw new UsageError(`${where(s, "home")}: a home directory cannot be a pattern`);
+  const p = expandPath(s.value, ctx, h.readDir)[0];
+  const real = h.realPath(p);
+  if (real === null || !h.isDir(real)) throw new UsageError(`${where(s, "home")}: ${p} is not an existing directory`);
+  return { mode: "dir", path: real };
+}
+
+function resolveSeccomp(m: Merged, h: HostView): Policy | null {
+  const s = m.scalars.seccomp;
+  const allow = m.seccomp_allow.map((a) => a.value);
+  const value = s?.value ?? "default";
+  if (value !== "default" && allow.length > 0) {
+    throw new UsageError(
+      `${m.seccomp_allow[0].from.label}: seccomp_allow goes with the default policy, not seccomp: ${value} (${
+        s!.from.label
+      })`,
+    );
+  }
+  if (value === "default") return policyWith(allow);
+  if (value === "off") return null;
+  const file = expandPath(value, ctxOf(s!.from, h, "seccomp"), h.readDir)[0];
+  let text: string;
+  try {
+    text = h.readFile(file);
+  } catch (e) {
+    throw new UsageError(`${where(s!, "seccomp")}: ${file}: ${(e as Error).message}`);
+  }
+  return parsePolicy(text, file);
+}
+
+export interface Ids {
+  uid?: number;
+  gid?: number;
+}
+
+export function resolveConfig(name: string, m: Merged, command: string[], ids: Ids, h: HostView): RunOptions {
+  const sc = m.scalars;
+  for (const k of ["gui", "dbus"] as const) {
+    const s = sc[k];
+    if (s && s.value !== "none") throw new UsageError(`${where(s, k)}: '${s.value}' is not available yet`);
+  }
+  const home = resolveHome(m, h);
+  const base = stateBase(h.env, h.home);
+  const neverAccess = new Set<string>();
+  for (const s of m.never_access) {
+    for (const p of expandPath(s.value, ctxOf(s.from, h, "never_access"), h.readDir)) {
+      const real = h.realPath(p);
+      if (real !== null) neverAccess.add(real);
+    }
+  }
+  // Every sandbox's state is hidden from all of them; the planner shows each its own (persist, overlay).
+  const realBase = h.realPath(base);
+  if (realBase !== null) neverAccess.add(realBase);
+  const cwd = sc.cwd?.value ?? false;
+  if (cwd) {
+    const label = `${sc.cwd!.from.label}: cwd`;
+    const real = h.realPath(h.cwd) ?? h.cwd;
+    if (real === "/") throw new UsageError(`${label}: the current directory is /, which cannot be bound`);
+    checkDest(real, label);
+    const hidden = [...neverAccess].find((n) => under(real, n));
+    if (hidden) throw new UsageError(`${label}: ${real} is a never-access path (${hidden})`);
+  }
+  const limits: Record<string, number> = {};
+  let tmpfsSize: string | undefined;
+  for (const [k, s] of Object.entries(m.limits)) {
+    if (k === "tmpfs") tmpfsSize = String(s.value);
+    else limits[k] = s.value as number;
+  }
+  const hostNames = Object.keys(h.env);
+  return {
+    command,
+    name,
+    uid: ids.uid,
+    gid: ids.gid,
+    home,
+    stateBase: realBase ?? base,
+    stateDir: home.mode === "persist" || home.mode === "overlay" ? `${realBase ?? base}/${name}` : null,
+    cwd,
+    mounts: resolveMounts(m, h),
+    neverAccess: [...neverAccess],
+    net: sc.net?.value ?? "none",
+    dns: sc.dns?.value ?? [],
+    ...(sc.hostname ? { hostname: sc.hostname.value } : {}),
+    machineId: sc.machine_id?.value ?? "host",
+    maskOsRelease: sc.mask_os_release?.value ?? false,
+    allowOpt: sc.allow_opt?.value ?? false,
+    seeRealHw: sc.see_real_hw?.value ?? false,
+    setenv: Object.fromEntries(Object.entries(m.env_set).map(([k, s]) => [k, s.value])),
+    keepenv: [...new Set(m.env_keep.flatMap((s) => matchEnvNames(s.value, hostNames)))],
+    unsetenv: m.env_unset.map((s) => s.value),
+    seccomp: resolveSeccomp(m, h),
+    seccompAllow: m.seccomp_allow.map((s) => s.value),
+    limits,
+    ...(tmpfsSize ? { tmpfsSize } : {}),
+  };
+}

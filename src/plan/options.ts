@@ -1,0 +1,52 @@
+/**
+ * What the user asked for, resolved: the configuration merged from every source (src/config/) with
+ * every path expanded and checked. The planner turns it and a layer template into a Plan.
+ */
+import type { Policy } from "../seccomp/policy.ts";
+
+/** The app's home: a tmpfs (nothing kept), kept per sandbox, an overlay on yours, or a directory. */
+export type HomeSetting = { mode: "tmpfs" } | { mode: "persist" } | { mode: "overlay" } | { mode: "dir"; path: string };
+
+/** A host path bound into the app's root. */
+export interface ExtraMount {
+  kind: "bind" | "robind";
+  src: string;
+  dest: string;
+  optional: boolean;
+}
+
+export interface RunOptions {
+  /** The command and its arguments; empty: the user's shell. */
+  command: string[];
+  name: string;
+  /** Ids the app has inside (default: the invoking user's). */
+  uid?: number;
+  gid?: number;
+  home: HomeSetting;
+  /** Where every sandbox's state lives (hidden from all of them), and this one's (persist, overlay). */
+  stateBase: string;
+  stateDir: string | null;
+  /** Bind the current directory read-write at the same path and start there. */
+  cwd: boolean;
+  mounts: ExtraMount[];
+  /** Existing host paths, resolved, that no layer below the semi-trusted one may see. */
+  neverAccess: string[];
+  net: "none" | "host";
+  /** Name servers for a resolv.conf of the sandbox's own; empty: the host's. */
+  dns: string[];
+  hostname?: string;
+  machineId: "host" | "zero";
+  maskOsRelease: boolean;
+  allowOpt: boolean;
+  seeRealHw: boolean;
+  setenv: Record<string, string>;
+  /** Host variables copied (names, already matched against the host's environment). */
+  keepenv: string[];
+  unsetenv: string[];
+  /** The policy: null for none. */
+  seccomp: Policy | null;
+  seccompAllow: string[];
+  limits: Record<string, number>;
+  /** The size of every tmpfs of the plan (tmpfs(5) notation), overriding the template's. */
+  tmpfsSize?: string;
+}
