@@ -39,9 +39,26 @@ export function userTempDir(prefix = "bbl-test-"): string {
   return d;
 }
 
+/** Writes a file as the test user would, creating its missing parent directories (theirs too). */
 export function writeAsUser(path: string, text: string, mode = 0o644): void {
+  const missing: string[] = [];
+  for (let d = path.replace(/\/[^/]+$/, ""); !exists(d); d = d.replace(/\/[^/]+$/, "")) missing.unshift(d);
+  for (const d of missing) {
+    Deno.mkdirSync(d, { mode: 0o755 });
+    if (Deno.uid() === 0) Deno.chownSync(d, user.uid, user.gid);
+  }
   Deno.writeTextFileSync(path, text, { mode });
+  Deno.chmodSync(path, mode);
   if (Deno.uid() === 0) Deno.chownSync(path, user.uid, user.gid);
+}
+
+export function exists(p: string): boolean {
+  try {
+    Deno.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export interface RunOpts {
@@ -50,6 +67,8 @@ export interface RunOpts {
   stdinBytes?: Uint8Array;
   /** HOME for bbl (default: a fresh empty directory). */
   home?: string;
+  /** Where bbl starts (default: this process's directory). */
+  cwd?: string;
 }
 
 /** The environment a launcher gets: minimal, with Deno's cache in the user's real home. */
@@ -95,6 +114,7 @@ export async function bbl(args: string[], opts: RunOpts = {}): Promise<Result> {
       stdout: "piped",
       stderr: "piped",
       clearEnv: true,
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
     }).spawn();
     if (opts.stdin !== undefined || opts.stdinBytes !== undefined) {
       const w = child.stdin.getWriter();
@@ -184,6 +204,32 @@ export async function waitFor(cond: () => boolean, ms = 10000): Promise<boolean>
     await new Promise((r) => setTimeout(r, 20));
   }
   return cond();
+}
+
+export const PTY_RUN = new URL("./e2e/pty_run.py", import.meta.url).pathname;
+
+/**
+ * Runs `bbl ARGS` on a new pseudo-terminal (tests/e2e/pty_run.py), typing `keys`; checks that the
+ * user's terminal settings came back. HOME is `home`, or a fresh directory.
+ */
+export async function inPty(args: string[], keys: string[], home?: string): Promise<{ code: number; screen: string }> {
+  const dir = home ?? userTempDir("bbl-home-");
+  try {
+    const argv = bblArgv(args, userEnv(dir, { TERM: "xterm" }));
+    const out = await new Deno.Command("python3", {
+      args: [PTY_RUN, JSON.stringify(keys), ...argv],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    const i = text.lastIndexOf("\nEXIT ");
+    if (i < 0) throw new Error(`no exit line: ${text} ${new TextDecoder().decode(out.stderr)}`);
+    // every run must leave the user's terminal as it found it (cooked, echoing)
+    if (!/TERMIOS icanon=1 echo=1/.test(text.slice(i))) throw new Error(`terminal settings not restored: ${text}`);
+    return { code: Number(text.slice(i + 6).split("\n")[0].trim()), screen: text.slice(0, i) };
+  } finally {
+    if (home === undefined) Deno.removeSync(dir, { recursive: true });
+  }
 }
 
 /** Fills the test user's Deno cache with bbl's npm dependencies (once per test process). */

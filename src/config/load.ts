@@ -85,7 +85,8 @@ export function readTrusted(path: string, uid: number, gid: number, required = f
 function layerOf(path: string, i: LoadInput, required = false): ConfigLayer | null {
   const text = readTrusted(path, i.uid, i.gid, required);
   if (text === null) return null;
-  return { from: { label: path, dir: dirOf(absolute(path, i.cwd)) }, config: parseConfig(text, path) };
+  const abs = absolute(path, i.cwd);
+  return { from: { label: abs, dir: dirOf(abs) }, config: parseConfig(text, path) };
 }
 
 export function loadConfig(i: LoadInput): Loaded {

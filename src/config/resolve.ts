@@ -110,6 +110,30 @@ function resolveMounts(m: Merged, h: HostView): ExtraMount[] {
   return out;
 }
 
+/**
+ * The configuration files in force, where the app could otherwise write them (under --cwd, a read-write
+ * mount or a home directory), are bound read-only over themselves: a sandbox never rewrites the rules
+ * of its next run. (It could still add a file that does not exist yet; SECURITY.md says so.)
+ */
+function protectConfigs(m: Merged, mounts: ExtraMount[], cwd: string | null, home: HomeSetting, h: HostView) {
+  const writable = [
+    ...mounts.filter((x) => x.kind === "bind"),
+    ...(cwd ? [{ src: cwd, dest: cwd }] : []),
+    ...(home.mode === "dir" ? [{ src: home.path, dest: h.home }] : []),
+  ];
+  const files = m.sources.filter((s) => s.label.startsWith("/")).map((s) => h.realPath(s.label))
+    .filter((f): f is string => f !== null);
+  const protect: ExtraMount[] = files.flatMap((f) =>
+    writable.filter((w) => under(f, w.src)).map((w) => ({
+      kind: "robind" as const,
+      src: f,
+      dest: w.dest + f.slice(w.src.length),
+      optional: false,
+    }))
+  );
+  return [...mounts, ...protect];
+}
+
 function resolveHome(m: Merged, h: HostView): HomeSetting {
   const s = m.scalars.home;
   if (!s || !isHomePath(s.value)) return { mode: (s?.value ?? "tmpfs") as "tmpfs" | "persist" | "overlay" };
@@ -164,9 +188,10 @@ export function resolveConfig(name: string, m: Merged, command: string[], ids: I
       if (real !== null) neverAccess.add(real);
     }
   }
-  // Every sandbox's state is hidden from all of them; the planner shows each its own (persist, overlay).
+  // Every sandbox's state is hidden from all of them (the planner shows a persistent home its own),
+  // whether it exists yet or not: the launcher may create it after planning.
   const realBase = h.realPath(base);
-  if (realBase !== null) neverAccess.add(realBase);
+  neverAccess.add(realBase ?? base);
   const cwd = sc.cwd?.value ?? false;
   if (cwd) {
     const label = `${sc.cwd!.from.label}: cwd`;
@@ -192,7 +217,7 @@ export function resolveConfig(name: string, m: Merged, command: string[], ids: I
     stateBase: realBase ?? base,
     stateDir: home.mode === "persist" || home.mode === "overlay" ? `${realBase ?? base}/${name}` : null,
     cwd,
-    mounts: resolveMounts(m, h),
+    mounts: protectConfigs(m, resolveMounts(m, h), cwd ? h.cwd : null, home, h),
     neverAccess: [...neverAccess],
     net: sc.net?.value ?? "none",
     dns: sc.dns?.value ?? [],

@@ -114,7 +114,9 @@ export function checkConfig(data: unknown, y: ConfigSource): Config {
   };
   if ("name" in c) {
     str(["name"], c.name);
-    if (!NAME_RE.test(c.name as string)) fail(["name"], "use letters, digits, '_', '.', '-' (at most 64)");
+    if (!NAME_RE.test(c.name as string)) {
+      fail(["name"], `invalid sandbox name '${c.name}': use letters, digits, '_', '.', '-' (at most 64)`);
+    }
   }
   if ("home" in c) {
     str(["home"], c.home);
@@ -177,12 +179,12 @@ export function checkConfig(data: unknown, y: ConfigSource): Config {
       strList(["env", "unset"], env.unset, (p, s) => {
         if (!ENV_NAME_RE.test(s)) fail(p, `'${s}' is not a variable name`);
         if (s in ((env.set as object) ?? {}) || ((env.keep as string[]) ?? []).includes(s)) {
-          fail(p, `${s} is also set or kept here`);
+          fail(p, `${s} conflicts with env.set or env.keep ${s}`);
         }
       });
     }
     for (const [i, k] of ((env.keep as string[]) ?? []).entries()) {
-      if (k in ((env.set as object) ?? {})) fail(["env", "keep", i], `${k} is also in env.set`);
+      if (k in ((env.set as object) ?? {})) fail(["env", "keep", i], `${k} conflicts with env.set ${k}`);
     }
   }
   if ("net" in c) oneOf(["net"], c.net, NET_MODES);

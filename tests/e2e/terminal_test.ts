@@ -1,28 +1,6 @@
 /** The terminal: a real pseudo-terminal around bbl (python3's pty), as a user at a shell would have. */
 import assert from "node:assert/strict";
-import { bblArgv, userEnv, userTempDir } from "../helpers.ts";
-
-const PTY_RUN = new URL("./pty_run.py", import.meta.url).pathname;
-
-async function inPty(args: string[], keys: string[]): Promise<{ code: number; screen: string }> {
-  const home = userTempDir("bbl-home-");
-  try {
-    const argv = bblArgv(args, userEnv(home, { TERM: "xterm" }));
-    const out = await new Deno.Command("python3", {
-      args: [PTY_RUN, JSON.stringify(keys), ...argv],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout);
-    const i = text.lastIndexOf("\nEXIT ");
-    assert.ok(i >= 0, `no exit line: ${text} ${new TextDecoder().decode(out.stderr)}`);
-    // every run must leave the user's terminal as it found it (cooked, echoing)
-    assert.match(text.slice(i), /TERMIOS icanon=1 echo=1/, "the terminal's settings were restored");
-    return { code: Number(text.slice(i + 6).split("\n")[0].trim()), screen: text.slice(0, i) };
-  } finally {
-    Deno.removeSync(home, { recursive: true });
-  }
-}
+import { bblArgv, inPty, PTY_RUN, userEnv, userTempDir } from "../helpers.ts";
 
 Deno.test("an interactive shell works on the terminal, and exit codes pass through", async () => {
   const r = await inPty(["--", "/bin/sh", "-i"], [

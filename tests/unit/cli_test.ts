@@ -51,8 +51,8 @@ Deno.test("flags: bad values and conflicts are usage errors naming the flag", ()
   const cases: [Partial<RawFlags>, RegExp][] = [
     [{ setenv: ["1A=x"] }, /--setenv/],
     [{ setenv: ["A=1", "A=2"] }, /given twice/],
-    [{ keepEnv: ["A"], setenv: ["A=1"] }, /--setenv\/--keep-env\/--unset-env: A is also in env.set/],
-    [{ unsetEnv: ["A"], setenv: ["A=1"] }, /also set or kept/],
+    [{ keepEnv: ["A"], setenv: ["A=1"] }, /--setenv\/--keep-env\/--unset-env: A conflicts with env.set A/],
+    [{ unsetEnv: ["A"], setenv: ["A=1"] }, /conflicts with env.set or env.keep/],
     [{ limit: ["nproc"] }, /--limit nproc/],
     [{ limit: ["stack=1"] }, /--limit: unknown limit/],
     [{ limit: ["nproc=1", "nproc=2"] }, /given twice/],
@@ -62,7 +62,7 @@ Deno.test("flags: bad values and conflicts are usage errors naming the flag", ()
     [{ net: "hots" }, /--net: .*did you mean 'host'/],
     [{ net: "none", shareNet: true }, /--share-net conflicts with --net none/],
     [{ dns: ["1.2.3"] }, /--dns: '1.2.3' is not an IP address/],
-    [{ name: "../x" }, /--name: use letters/],
+    [{ name: "../x" }, /--name: invalid sandbox name '..\/x'/],
     [{ bind: [":/x"] }, /--bind :\/x: expected SRC/],
     [{ hostname: "a_b" }, /--hostname/],
   ];

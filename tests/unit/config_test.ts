@@ -29,7 +29,7 @@ Deno.test("config file: every bad input is one clear error with file:line:column
   refuses("home: persit\n", /bbl.yaml:1:7: home: .*did you mean 'persist'/);
   refuses("home: [1]\n", /home: expected a non-empty string, got a list/);
   refuses("cwd: yes please\n", /cwd: expected true or false/);
-  refuses("name: a/b\n", /name: use letters/);
+  refuses("name: a/b\n", /name: invalid sandbox name 'a\/b'/);
   refuses("mounts:\n  - { kind: bnd, src: /x, dest: /y }\n", /bbl.yaml:2:13: mounts\[0\].kind: .*did you mean 'bind'/);
   refuses("mounts:\n  - { kind: bind, src: /x }\n", /mounts\[0\]: needs dest, or same: true/);
   refuses("mounts:\n  - { kind: bind, src: /x, dest: /y, same: true }\n", /either dest or same/);
