@@ -230,3 +230,12 @@ Deno.test("plan: a persistent home is this sandbox's own state, shown again unde
   ));
   assert.equal(buildPlan(resolve(""), host, t).state, undefined);
 });
+
+Deno.test("the README's example configuration is valid", () => {
+  const readme = Deno.readTextFileSync(new URL("../../README.md", import.meta.url));
+  const example = readme.match(/```yaml\n(# ~\/Downloads\/FreeCAD.bbl.yaml[^]*?)```/);
+  assert.ok(example, "the example is in the README");
+  const c = parseConfig(example[1], "README.md");
+  assert.equal(c.home, "persist");
+  assert.equal(c.mounts?.length, 3);
+});
