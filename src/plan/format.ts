@@ -75,5 +75,6 @@ function layerLines(l: LayerPlan, pad: string): string[] {
 }
 
 export function formatPlan(plan: Plan): string {
-  return [`instance ${plan.instance} (${plan.instanceDir})`, ...layerLines(plan.root, "  ")].join("\n");
+  const state = plan.state ? [`state ${plan.state.dir} (home: ${plan.state.home}; locked while it runs)`] : [];
+  return [`instance ${plan.instance} (${plan.instanceDir})`, ...state, ...layerLines(plan.root, "  ")].join("\n");
 }

@@ -277,7 +277,7 @@ Deno.test("a configuration file that other users can change is refused", async (
   });
 });
 
-Deno.test("net, dns, machine id, os-release and /opt options change exactly those files", async () => {
+Deno.test("net, dns, machine id, os-release, /opt, hardware, limits and seccomp from the configuration", async () => {
   await withHome(async (home) => {
     const hostResolv = Deno.readTextFileSync("/etc/resolv.conf");
     const shared = await sandboxSh("cat /etc/resolv.conf", { home, flags: ["--net", "host"] });
@@ -299,8 +299,15 @@ Deno.test("net, dns, machine id, os-release and /opt options change exactly thos
     assert.equal(lines.shift(), "ID=linux");
     const opt = ls("/opt");
     if (opt.length > 0) assert.equal(lines.shift(), opt[0]);
-    const plain = await sandboxSh("test -e /opt && echo opt || echo no-opt");
-    assert.equal(plain.stdout, "no-opt\n");
+    const plain = await sandboxSh("test -e /opt && echo opt || echo no-opt; ls /sys | wc -l");
+    assert.equal(plain.stdout, "no-opt\n0\n");
+    writeAsUser(`${home}/.config/bbl/default.yaml`, "see_real_hw: true\nlimits: { nofile: 64 }\nseccomp: off\n");
+    const hw = await sandboxSh(
+      "test -d /sys/class && echo sys; touch /sys/x 2>/dev/null || echo ro; ulimit -n; grep ^Seccomp: /proc/self/status",
+      { home },
+    );
+    assert.equal(hw.code, 0, hw.stderr);
+    assert.equal(hw.stdout, "sys\nro\n64\nSeccomp:\t0\n");
   });
 });
 
