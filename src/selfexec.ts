@@ -56,3 +56,10 @@ export function runnerCommand(
 export function bblDir(f: RunnerFacts): string {
   return f.srcDir === null ? f.exe.replace(/\/[^/]*$/, "") || "/" : f.srcDir.replace(/\/src$/, "");
 }
+
+/** The command that runs bbl itself again (for launchers bbl writes, such as desktop entries). */
+export function selfArgv(f: RunnerFacts): string[] {
+  if (f.srcDir === null) return [f.exe];
+  const root = bblDir(f);
+  return [f.exe, "run", "--allow-all", "--frozen", "--quiet", "--config", `${root}/deno.json`, `${root}/src/main.ts`];
+}

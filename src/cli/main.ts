@@ -18,9 +18,13 @@ import type { Pty } from "../sys/pty.ts";
 import { flagsToConfig, type RawFlags } from "../config/flags.ts";
 import { loadConfig, type LoadInput } from "../config/load.ts";
 import { hostView, resolveConfig } from "../config/resolve.ts";
-import { formatMerged } from "../config/merge.ts";
+import { formatMerged, mergeConfigs } from "../config/merge.ts";
+import { DEFAULT_CONFIG } from "../config/defaults.ts";
+import { checkAppImageTools } from "../appimage/tools.ts";
+import { cacheBase, extracted, type SandboxRunner } from "../appimage/extract.ts";
+import { writeDesktopEntry } from "../appimage/desktop.ts";
 import type { Config } from "../config/schema.ts";
-import { bblDir } from "../selfexec.ts";
+import { bblDir, selfArgv } from "../selfexec.ts";
 import { SandboxState } from "../state/store.ts";
 import { addStateCommands } from "./state.ts";
 import { RLIMITS } from "../sys/limits.ts";
@@ -30,12 +34,20 @@ interface RawRunOptions extends RawFlags {
   gid?: string;
   template?: string;
   config?: string;
+  appimage?: string;
+  shell?: boolean;
+  appimageExtract?: boolean;
+  desktopEntry?: boolean;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
 function addRunOptions(c: Command): Command {
   return c
+    .option("--appimage <file>", "run this AppImage's AppRun (arguments after --); the image is mounted inside")
+    .option("--shell", "with --appimage: your shell instead, with the app at /sbxdir/apps/NAME")
+    .option("--appimage-extract", "unpack AppImages once (cached, unsquashfs) instead of mounting them with FUSE")
+    .option("--desktop-entry", "with --appimage: write a launcher to ~/.local/share/applications and exit")
     .option("--name <name>", "sandbox name: selects NAME.yaml configs and state (default: from the command)")
     .option("--config <file>", "a configuration file (above the ones bbl finds itself)")
     .option("--home <mode>", "tmpfs (default: nothing kept), persist, overlay, or a directory")
@@ -123,12 +135,62 @@ async function runWithState(plan: Plan, opts: RunOptions, host: HostFacts, pty: 
   }
 }
 
-/** The command line and the configuration it selects, resolved against the host, into a plan. */
-export function prepare(raw: RawRunOptions, command: string[], host: HostFacts): { plan: Plan; opts: RunOptions } {
+/** The command line and the configuration it selects, resolved against the host (files checked, nothing made). */
+export function resolveRun(raw: RawRunOptions, args: string[], host: HostFacts): RunOptions {
+  if (!raw.appimage) {
+    for (const [flag, set] of [["--shell", raw.shell], ["--desktop-entry", raw.desktopEntry]] as const) {
+      if (set) throw new UsageError(`${flag} goes with --appimage FILE`);
+    }
+  }
+  if (raw.shell && args.length > 0) throw new UsageError("--shell runs your shell: give no command");
   const ids = { uid: parseId("--uid", raw.uid), gid: parseId("--gid", raw.gid) };
-  const { name, merged } = loadConfig(loadInput(host, flagsToConfig(raw), command, raw.config));
-  const opts = resolveConfig(name, merged, command, ids, hostView(host.env, host.home, host.cwd));
-  return { plan: buildPlan(opts, host, loadTemplate(raw.template)), opts };
+  const program = raw.appimage ? [raw.appimage] : args;
+  const { name, merged } = loadConfig(loadInput(host, flagsToConfig(raw), program, raw.config));
+  const command = raw.appimage ? (raw.shell ? [] : [`/sbxdir/apps/run_${name}`, ...args]) : args;
+  const opts = resolveConfig(name, merged, command, ids, hostView(host.env, host.home, host.cwd), raw.appimage);
+  checkAppImageTools(opts.appimages, raw.appimageExtract ?? false);
+  return opts;
+}
+
+/** Runs a command in a sandbox of the embedded defaults (bbl's own steps: unpacking, reading). */
+function sandboxRunner(host: HostFacts): SandboxRunner {
+  return (name, mounts, command) => {
+    const merged = mergeConfigs([
+      { from: { label: "defaults", dir: host.home }, config: DEFAULT_CONFIG },
+      { from: { label: "bbl", dir: host.cwd }, config: { mounts } },
+    ]);
+    const opts = resolveConfig(name, merged, command, {}, hostView(host.env, host.home, host.cwd));
+    checkAppImageTools(opts.appimages, false);
+    return launch(buildPlan(opts, { ...host, tty: null }, loadTemplate(undefined)), host.uid, null);
+  };
+}
+
+/** A run: unpack AppImages when asked, then the sandbox (or, with --desktop-entry, its launcher). */
+async function run(raw: RawRunOptions, args: string[], head: string[]): Promise<number> {
+  const host = gatherHost();
+  const opts = resolveRun(raw, args, host);
+  const template = loadTemplate(raw.template);
+  if (raw.appimageExtract) {
+    for (const a of opts.appimages) {
+      a.extracted = await extracted(a, cacheBase(host.env, host.home), sandboxRunner(host));
+    }
+  }
+  if (raw.desktopEntry) {
+    const again = head.filter((a) => a !== "--desktop-entry");
+    const file = await writeDesktopEntry({
+      image: opts.appimages[0],
+      bblArgv: [...selfArgv(host.runner), ...again],
+      home: host.home,
+      env: host.env,
+      cwd: host.cwd,
+    }, sandboxRunner(host));
+    console.log(`wrote ${file}`);
+    return 0;
+  }
+  // A terminal on stdin: the sandbox gets a pty of its own, relayed (src/sys/pty.ts).
+  const pty = Deno.stdin.isTerminal() ? openPty() : null;
+  const withTty = { ...host, tty: pty?.slavePath ?? null };
+  return await runWithState(buildPlan(opts, withTty, template), opts, withTty, pty);
 }
 
 /** The text of a file an option names; an unreadable one is a usage error naming the option. */
@@ -161,16 +223,13 @@ export async function cli(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: () => {} });
   addRunOptions(program).action((cmd: string[], raw: RawRunOptions) => {
-    // A terminal on stdin: the sandbox gets a pty of its own, relayed (src/sys/pty.ts).
-    const pty = Deno.stdin.isTerminal() ? openPty() : null;
-    const host = gatherHost(pty?.slavePath ?? null);
-    const { plan, opts } = prepare(raw, [...cmd, ...tail], host);
-    result = runWithState(plan, opts, host, pty);
+    result = run(raw, [...cmd, ...tail], head);
   });
   addRunOptions(program.command("explain").description("print what a run with these options would build"))
     .option("--json", "machine-readable output")
     .action((cmd: string[], raw: RawRunOptions & { json?: boolean }) => {
-      const { plan } = prepare(raw, [...cmd, ...tail], gatherHost());
+      const host = gatherHost();
+      const plan = buildPlan(resolveRun(raw, [...cmd, ...tail], host), host, loadTemplate(raw.template));
       console.log(raw.json ? JSON.stringify(plan, null, 2) : formatPlan(plan));
     });
   program.command("config").description("configuration").command("show [name]")

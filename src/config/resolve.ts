@@ -6,7 +6,9 @@
 import type { Merged, Origin, Sourced } from "./merge.ts";
 import { isHomePath } from "./schema.ts";
 import { expandPath, isPattern, matchEnvNames, type PathContext, type ReadDir, readDirNames } from "./paths.ts";
-import type { ExtraMount, HomeSetting, RunOptions } from "../plan/options.ts";
+import type { AppImageRequest, ExtraMount, HomeSetting, RunOptions } from "../plan/options.ts";
+import { type AppImageInfo, inspectAppImage } from "../appimage/format.ts";
+import { defaultName } from "./load.ts";
 import { UsageError } from "../errors.ts";
 import { type Policy, policyWith } from "../seccomp/policy.ts";
 import { parsePolicy } from "../seccomp/file.ts";
@@ -22,6 +24,7 @@ export interface HostView {
   realPath: (p: string) => string | null;
   isDir: (p: string) => boolean;
   readFile: (p: string) => string;
+  appImage: (p: string) => AppImageInfo;
 }
 
 export const hostView = (env: Record<string, string>, home: string, cwd: string): HostView => ({
@@ -44,6 +47,7 @@ export const hostView = (env: Record<string, string>, home: string, cwd: string)
     }
   },
   readFile: (p) => Deno.readTextFileSync(p),
+  appImage: inspectAppImage,
 });
 
 /** Destinations bbl owns or builds itself. */
@@ -70,11 +74,40 @@ function checkDest(dest: string, label: string): string {
   return clean;
 }
 
+/** One AppImage, read on the host now: a bad file stops the run before anything exists. */
+export function appImageRequest(name: string, given: string, h: HostView): AppImageRequest {
+  const path = h.realPath(given);
+  if (path === null) throw new UsageError(`${given}: ENOENT (no such file)`);
+  return { name, path, argv0: given.split("/").pop()!, ...h.appImage(path) };
+}
+
+function resolveAppImages(m: Merged, h: HostView, first: AppImageRequest[]): AppImageRequest[] {
+  const out = [...first];
+  m.mounts.forEach((s, i) => {
+    const e = s.value, key = `mounts[${i}]`;
+    if (e.kind !== "appimage") return;
+    const ctx = ctxOf(s.from, h, `${key}.src`);
+    if (isPattern(e.src, ctx)) throw new UsageError(`${where(s, `${key}.src`)}: an AppImage cannot be a pattern`);
+    const file = expandPath(e.src, ctx, h.readDir)[0];
+    if (h.realPath(file) === null && e.optional) return;
+    const name = e.name ?? defaultName([file]);
+    if (out.some((a) => a.name === name)) {
+      throw new UsageError(`${where(s, key)}: a second AppImage named '${name}' (give it another name:)`);
+    }
+    try {
+      out.push(appImageRequest(name, file, h));
+    } catch (err) {
+      throw new UsageError(`${where(s, key)}: ${(err as Error).message}`);
+    }
+  });
+  return out;
+}
+
 function resolveMounts(m: Merged, h: HostView): ExtraMount[] {
   const out: ExtraMount[] = [];
   m.mounts.forEach((s, i) => {
     const e = s.value, key = `mounts[${i}]`;
-    if (e.kind === "appimage") throw new UsageError(`${where(s, key)}: appimage mounts are not available yet`);
+    if (e.kind === "appimage") return;
     const ctx = ctxOf(s.from, h, `${key}.src`);
     const pattern = isPattern(e.src, ctx);
     const srcs = expandPath(e.src, ctx, h.readDir).filter((p) => !pattern || h.realPath(p) !== null);
@@ -173,7 +206,15 @@ export interface Ids {
   gid?: number;
 }
 
-export function resolveConfig(name: string, m: Merged, command: string[], ids: Ids, h: HostView): RunOptions {
+/** `appimage`: the AppImage given on the command line (named like the sandbox), if any. */
+export function resolveConfig(
+  name: string,
+  m: Merged,
+  command: string[],
+  ids: Ids,
+  h: HostView,
+  appimage?: string,
+): RunOptions {
   const sc = m.scalars;
   for (const k of ["gui", "dbus"] as const) {
     const s = sc[k];
@@ -218,6 +259,7 @@ export function resolveConfig(name: string, m: Merged, command: string[], ids: I
     stateDir: home.mode === "persist" || home.mode === "overlay" ? `${realBase ?? base}/${name}` : null,
     cwd,
     mounts: protectConfigs(m, resolveMounts(m, h), cwd ? h.cwd : null, home, h),
+    appimages: resolveAppImages(m, h, appimage === undefined ? [] : [appImageRequest(name, appimage, h)]),
     neverAccess: [...neverAccess],
     net: sc.net?.value ?? "none",
     dns: sc.dns?.value ?? [],

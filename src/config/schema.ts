@@ -22,6 +22,8 @@ export interface MountEntry {
   dest?: string;
   same?: boolean;
   optional?: boolean;
+  /** appimage: its name under /sbxdir/apps (default: from the file name). */
+  name?: string;
 }
 
 export interface Config {
@@ -136,7 +138,9 @@ export function checkConfig(data: unknown, y: ConfigSource): Config {
       const at: YamlPath = ["mounts", i];
       if (typeof m !== "object" || m === null || Array.isArray(m)) fail(at, `expected a mapping, got ${typeName(m)}`);
       const e = m as Record<string, unknown>;
-      const keys = ["kind", "src", "dest", "same", "optional"];
+      const keys = e.kind === "appimage"
+        ? ["kind", "src", "name", "optional"]
+        : ["kind", "src", "dest", "same", "optional"];
       for (const k of Object.keys(e)) {
         if (!keys.includes(k)) fail([...at, k], `unknown key${didYouMean(k, keys)}`, true);
       }
@@ -144,6 +148,10 @@ export function checkConfig(data: unknown, y: ConfigSource): Config {
       str([...at, "src"], e.src);
       if ("same" in e) bool([...at, "same"], e.same);
       if ("optional" in e) bool([...at, "optional"], e.optional);
+      if ("name" in e) {
+        str([...at, "name"], e.name);
+        if (!NAME_RE.test(e.name as string)) fail([...at, "name"], "use letters, digits, '_', '.', '-' (at most 64)");
+      }
       if ("dest" in e) {
         str([...at, "dest"], e.dest);
         if (e.same) fail([...at, "dest"], "give either dest or same: true, not both");

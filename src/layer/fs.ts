@@ -15,6 +15,7 @@ import { MOUNT_ATTR, MS, O } from "../sys/consts.ts";
 import { check, cstr, libc } from "../sys/libc.ts";
 import { BblError } from "../errors.ts";
 import { allLayers } from "../plan/tree.ts";
+import { type AppImageFds, mountFuse, runScript } from "./appimage.ts";
 
 const DEV_NODES = ["null", "zero", "full", "random", "urandom", "tty"];
 /** /proc entries that would let root-in-the-namespace change host-wide settings; bound read-only. */
@@ -87,6 +88,8 @@ function overlayPath(p: string): string {
 
 interface Applying {
   root: string;
+  /** FUSE connections and images of the AppImages mounted here, for their daemons. */
+  appImageFds: Map<string, AppImageFds>;
   maxUserNamespaces?: number;
   /** A scratch directory of this layer in the instance directory (as this layer sees it). */
   scratch: string;
@@ -182,7 +185,7 @@ function applyOne(a: Applying, op: FsOp, index: number): void {
       );
       return;
     case "dev":
-      return makeDev(a, op.dest, op.from, op.console);
+      return makeDev(a, op.dest, op.from, op.console, op.fuse ?? false);
     case "mask":
       return mask(a, op.src, op.dest, op.optional ?? false);
     case "overlay": {
@@ -249,10 +252,10 @@ function mask(a: Applying, src: string, dest: string, optional: boolean): void {
 }
 
 /** The minimal /dev: host device nodes bound (mknod is impossible in a user namespace), a new devpts. */
-function makeDev(a: Applying, dest: string, from: string, consoleTty: string | undefined): void {
+function makeDev(a: Applying, dest: string, from: string, consoleTty: string | undefined, fuse: boolean): void {
   const at = mountPoint(a.root, dest, false);
   mount(`mounting a tmpfs at ${dest}`, "tmpfs", at, "tmpfs", MS.NOSUID, `mode=0755,size=${SMALL_SIZE}`);
-  const nodes: [string, string][] = DEV_NODES.map((n) => [`${from}/${n}`, n]);
+  const nodes: [string, string][] = [...DEV_NODES, ...(fuse ? ["fuse"] : [])].map((n) => [`${from}/${n}`, n]);
   if (consoleTty) nodes.push([consoleTty, "console"]);
   for (const [src, node] of nodes) {
     const p = `${at}/${node}`;
@@ -287,6 +290,16 @@ function makeSbxdir(a: Applying, layer: LayerPlan): void {
   const at = mountPoint(a.root, "/sbxdir", false);
   tmpfs("mounting /sbxdir", at, 0o755, SMALL_SIZE);
   Deno.mkdirSync(`${at}/apps`);
+  for (const img of layer.appimages ?? []) {
+    Deno.writeTextFileSync(`${at}/apps/run_${img.name}`, runScript(img), { mode: 0o755 });
+    Deno.chmodSync(`${at}/apps/run_${img.name}`, 0o755);
+    bindByFd(img.image, `/sbxdir/apps/${img.name}.AppImage`, a.root, true, false);
+    if (img.extracted) bindByFd(img.extracted, `/sbxdir/apps/${img.name}`, a.root, true, false);
+    else {
+      Deno.mkdirSync(`${at}/apps/${img.name}`);
+      a.appImageFds.set(img.name, mountFuse(img, `${at}/apps/${img.name}`));
+    }
+  }
   Deno.mkdirSync(`${at}/plans`);
   for (const l of layer.sublayers.flatMap(allLayers)) {
     const { sublayers: _, ...own } = l;
@@ -297,12 +310,16 @@ function makeSbxdir(a: Applying, layer: LayerPlan): void {
   a.readonlyLater.push("/sbxdir");
 }
 
-/** Builds the layer's new root at its rootMount and pivots into it. Runs in the layer's own mount namespace. */
-export function buildRoot(layer: LayerPlan): void {
+/**
+ * Builds the layer's new root at its rootMount and pivots into it. Runs in the layer's own mount
+ * namespace. Returns the fds of the AppImages it mounted (for their FUSE daemons).
+ */
+export function buildRoot(layer: LayerPlan): Map<string, AppImageFds> {
   const root = layer.rootMount!;
   mount("detaching from the parent's mount propagation", null, "/", null, MS.SLAVE | MS.REC);
   const a: Applying = {
     root,
+    appImageFds: new Map(),
     scratch: `${root}.scratch`,
     readonlyLater: [],
     maxUserNamespaces: layer.maxUserNamespaces,
@@ -312,4 +329,5 @@ export function buildRoot(layer: LayerPlan): void {
   if (layer.sbxdir) makeSbxdir(a, layer);
   pivotInto(root);
   for (const dest of a.readonlyLater) remountReadonly(`making ${dest} read-only`, dest);
+  return a.appImageFds;
 }

@@ -3,7 +3,8 @@ import type { Helper, LayerPlan } from "../plan/types.ts";
 import { spawn } from "../sys/spawn.ts";
 import { closeFdsOp, noNewPrivsOp } from "../sys/privileges.ts";
 import { seccompOp } from "../seccomp/apply.ts";
-import { cloneFlags, layerPrivilegeOps } from "./spawn_layer.ts";
+import { cloneFlags, highFd, layerPrivilegeOps } from "./spawn_layer.ts";
+import { nr } from "../sys/consts.ts";
 import { writeIdMaps } from "./idmap.ts";
 import { libc } from "../sys/libc.ts";
 import { WNOHANG } from "../sys/consts.ts";
@@ -13,12 +14,9 @@ import { resolveCommand } from "./app.ts";
 async function ready(h: Helper): Promise<boolean> {
   if (!h.wait) return true;
   if ("path" in h.wait) {
-    try {
-      Deno.lstatSync(h.wait.path);
-      return true;
-    } catch {
-      return false;
-    }
+    // Asynchronous, and given up after a second: on a FUSE mount the answer waits for the daemon.
+    const check = Deno.lstat(h.wait.path).then(() => true, () => false);
+    return await Promise.race([check, new Promise<boolean>((r) => setTimeout(() => r(false), 1000))]);
   }
   try {
     (await Deno.connect({ transport: "unix", path: h.wait.socket })).close();
@@ -33,10 +31,12 @@ async function ready(h: Helper): Promise<boolean> {
  * helper is spawned by the parent of a helper-only layer, so it enters that layer's namespaces, ids
  * and privilege drops itself.
  */
-export async function startHelper(h: Helper, layer: LayerPlan, direct: boolean): Promise<number> {
+export async function startHelper(h: Helper, layer: LayerPlan, direct: boolean, pass: number[] = []): Promise<number> {
   const env = layer.env;
   const path = resolveCommand(h.run[0], env.PATH ?? "");
   const policy = layer.helperSeccomp;
+  // Numbered 10 and up first, so that placing them at 3, 4, ... clobbers none of them.
+  const high = pass.map(highFd);
   const pid = spawn({
     flags: direct ? cloneFlags(layer.unshare) : 0,
     path,
@@ -44,7 +44,8 @@ export async function startHelper(h: Helper, layer: LayerPlan, direct: boolean):
     env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
     pdeathsig: 0, // it lives as long as the sandbox's pid namespace, not its starting layer
     ops: [
-      closeFdsOp(3),
+      ...high.map((fd, i) => ({ what: "passing a descriptor to the helper", nr: nr("dup3"), args: [fd, 3 + i, 0] })),
+      closeFdsOp(3 + high.length),
       ...(direct ? layerPrivilegeOps(layer) : []),
       ...(policy ? [noNewPrivsOp(), seccompOp(policy)] : []), // last: it may forbid what the steps above use
     ],
@@ -52,6 +53,7 @@ export async function startHelper(h: Helper, layer: LayerPlan, direct: boolean):
       if (direct && layer.uidMap && layer.gidMap) writeIdMaps(pid, layer.uidMap, layer.gidMap);
     },
   });
+  high.forEach((fd) => libc.close(fd));
   const deadline = Date.now() + 1000 * (h.timeout ?? 10);
   while (!(await ready(h))) {
     if (libc.waitpid(pid, null, WNOHANG) === pid) throw new BblError(`helper ${h.run[0]} exited before it was ready`);

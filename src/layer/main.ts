@@ -14,6 +14,7 @@
 import type { Plan } from "../plan/types.ts";
 import { containsApp } from "../plan/tree.ts";
 import { buildRoot } from "./fs.ts";
+import type { AppImageFds } from "./appimage.ts";
 import { startApp } from "./app.ts";
 import { startHelper } from "./helpers.ts";
 import { PLAN_FD, REPORT_FD, spawnLayer } from "./spawn_layer.ts";
@@ -44,14 +45,20 @@ async function startLayer(plan: Plan, reportTo: number): Promise<number | null> 
     const name = cstr(layer.hostname);
     check(libc.sethostname(name, BigInt(name.length - 1)), `setting the hostname to ${layer.hostname}`, "sethostname");
   }
-  if (layer.rootMount) buildRoot(layer);
+  const appImages = layer.rootMount ? buildRoot(layer) : new Map<string, AppImageFds>();
   for (const h of layer.helpers) await startHelper(h, layer, false);
   let appPid: number | null = null;
   for (const sub of layer.sublayers) {
     if (sub.app) {
+      // Only the daemons may hold the FUSE connections: if one dies, its mount fails instead of hanging.
+      for (const { fuse, image } of appImages.values()) [fuse, image].forEach((fd) => libc.close(fd));
+      appImages.clear();
       appPid = startApp(sub);
     } else if (!sub.runner) {
-      for (const h of sub.helpers) await startHelper(h, sub, true);
+      for (const h of sub.helpers) {
+        const fds = h.appimage ? appImages.get(h.appimage) : undefined;
+        await startHelper(h, sub, true, fds ? [fds.fuse, fds.image] : []);
+      }
     } else {
       const pid = spawnLayer({ ...plan, root: sub }, reportTo, 0);
       // A nested pid namespace's init stands for the app it holds: it forwards and returns its status.

@@ -34,7 +34,7 @@ export function timeNsOp(): SpawnOp {
 }
 
 /** A CLOEXEC duplicate numbered 10 or above, so moving it to 3 or 4 in the child clobbers nothing. */
-function highFd(fd: number): number {
+export function highFd(fd: number): number {
   return check(libc.fcntl(fd, 1030, /* F_DUPFD_CLOEXEC */ 10), "duplicating a descriptor", "fcntl");
 }
 

@@ -3,6 +3,7 @@
  * every path expanded and checked. The planner turns it and a layer template into a Plan.
  */
 import type { Policy } from "../seccomp/policy.ts";
+import type { FsFormat } from "../appimage/format.ts";
 
 /** The app's home: a tmpfs (nothing kept), kept per sandbox, an overlay on yours, or a directory. */
 export type HomeSetting = { mode: "tmpfs" } | { mode: "persist" } | { mode: "overlay" } | { mode: "dir"; path: string };
@@ -13,6 +14,19 @@ export interface ExtraMount {
   src: string;
   dest: string;
   optional: boolean;
+}
+
+/** An AppImage to show at /sbxdir/apps/NAME, read and checked on the host (src/appimage/format.ts). */
+export interface AppImageRequest {
+  name: string;
+  /** The image file on the host, resolved. */
+  path: string;
+  /** Its file name as given, for ARGV0. */
+  argv0: string;
+  offset: number;
+  format: FsFormat;
+  /** --appimage-extract: the unpacked tree, a host directory bound read-only instead of a FUSE mount. */
+  extracted?: string;
 }
 
 export interface RunOptions {
@@ -29,6 +43,7 @@ export interface RunOptions {
   /** Bind the current directory read-write at the same path and start there. */
   cwd: boolean;
   mounts: ExtraMount[];
+  appimages: AppImageRequest[];
   /** Existing host paths, resolved, that no layer below the semi-trusted one may see. */
   neverAccess: string[];
   net: "none" | "host";

@@ -6,7 +6,7 @@
  * (and its runner, exec'd by its parent) are prefixed with where the host is visible to that process
  * (`host_at` of the nearest ancestor with a new root; "" for the host itself).
  */
-import type { AppPlan, FsOp, IdMap, LayerPlan, Namespace, Plan } from "./types.ts";
+import type { AppImagePlan, AppPlan, FsOp, Helper, IdMap, LayerPlan, Namespace, Plan } from "./types.ts";
 import type { HostFacts } from "./host.ts";
 import type { Template, TemplateFs, TemplateLayer } from "./template.ts";
 import { substitute } from "./template.ts";
@@ -73,24 +73,28 @@ interface Ctx {
 const GENERIC_OS_RELEASE = 'NAME="Linux"\nID=linux\nPRETTY_NAME="Linux"\n';
 const ZERO_MACHINE_ID = "0".repeat(32) + "\n";
 
-/**
- * The layer that builds the app's root: the last layer with a filesystem on the way from the first
- * layer to the app layer. The configuration's mounts, home and files go there.
- */
-function appRootLayer(l: TemplateLayer, current: string | null = null): string | null {
+/** The layers from the first one down to the app layer (inclusive), or null when there is none. */
+function pathToApp(l: TemplateLayer): TemplateLayer[] | null {
   if (l.disabled) return null;
-  const here = (l.fs ?? []).length > 0 ? l.name : current;
-  if (l.app) return here;
+  if (l.app) return [l];
   for (const s of l.sublayers ?? []) {
-    const found = appRootLayer(s, here);
-    if (found !== null) return found;
+    const found = pathToApp(s);
+    if (found) return [l, ...found];
   }
   return null;
 }
 
+/** The ones that build a new root, nearest the app last. */
+const rootsAbove = (path: TemplateLayer[]) => path.filter((l) => (l.fs ?? []).length > 0 && !l.app);
+
 class Planner {
   private apps: string[] = [];
+  /** The layer that builds the app's root: the configuration's mounts, home and AppImages go there. */
   private appRoot: string | null;
+  /** The root above it, whose /dev the app's root layer sees before its pivot (for /dev/fuse). */
+  private devLayer: string | null;
+  /** Where AppImage FUSE daemons run: an untrusted helper layer (seccomp: true) beside the app layer. */
+  private helperLayer: string | null;
   constructor(
     private t: Template,
     private opts: RunOptions,
@@ -99,7 +103,16 @@ class Planner {
     private app: AppPlan,
     private instanceDir: string,
   ) {
-    this.appRoot = appRootLayer(t.root);
+    const path = pathToApp(t.root) ?? [];
+    const roots = rootsAbove(path);
+    this.appRoot = roots.at(-1)?.name ?? null;
+    this.devLayer = roots.at(-2)?.name ?? null;
+    const parent = path.at(-2);
+    this.helperLayer = (parent?.sublayers ?? []).find((s) => !s.app && !s.disabled && s.seccomp)?.name ?? null;
+  }
+
+  private get fuseImages() {
+    return this.opts.appimages.filter((a) => !a.extracted);
   }
 
   /** The app root's steps that come from the configuration; `host` maps a host path to this layer's view. */
@@ -133,6 +146,41 @@ class Planner {
       for (const p of ["/sys", "/run/udev"]) ops.push({ kind: "robind", src: host(p), dest: p, optional: true });
     }
     return ops;
+  }
+
+  private appImagePlans(l: TemplateLayer, ctx: Ctx): AppImagePlan[] {
+    const host = (p: string) => {
+      if (ctx.hostView === null) this.fail(l.name, "AppImages need the host's files visible here (host_at above)");
+      return ctx.hostView + p;
+    };
+    if (this.fuseImages.length > 0) {
+      if (ctx.dev === null || this.devLayer === null) {
+        this.fail(l.name, "mounting AppImages needs a dev step in the root above this layer (for /dev/fuse)");
+      }
+      if (this.helperLayer === null) {
+        this.fail(l.name, "mounting AppImages needs an untrusted helper layer (seccomp: true) beside the app layer");
+      }
+    }
+    return this.opts.appimages.map((a) => ({
+      name: a.name,
+      image: host(a.path),
+      argv0: a.argv0,
+      offset: a.offset,
+      format: a.format,
+      ...(a.extracted ? { extracted: host(a.extracted) } : { fuseDevice: `${ctx.dev}/fuse` }),
+    }));
+  }
+
+  /** The FUSE daemons of the AppImages: no capabilities, the app's seccomp policy, fds 3 and 4 given. */
+  private appImageHelpers(): Helper[] {
+    return this.fuseImages.map((a) => ({
+      run: a.format === "squashfs"
+        ? ["squashfuse", "-f", "-o", `offset=${a.offset}`, "/proc/self/fd/4", "/dev/fd/3"]
+        : ["dwarfs", "/proc/self/fd/4", "/dev/fd/3", "-f", "-o", `offset=${a.offset}`],
+      wait: { path: `/sbxdir/apps/${a.name}` },
+      timeout: 30,
+      appimage: a.name,
+    }));
   }
 
   /**
@@ -281,7 +329,13 @@ class Planner {
           break;
         case "dev":
           if (ctx.dev === null) this.fail(label, "no device nodes to bind: the parent's new root has no dev");
-          ops.push({ kind: "dev", dest, from: ctx.dev, ...(ctx.console ? { console: ctx.console } : {}) });
+          ops.push({
+            kind: "dev",
+            dest,
+            from: ctx.dev,
+            ...(ctx.console ? { console: ctx.console } : {}),
+            ...(l.name === this.devLayer && this.fuseImages.length > 0 ? { fuse: true } : {}),
+          });
           break;
         case "mask":
           ops.push({ kind: "mask", src: host(dest, label), dest, ...opt });
@@ -388,6 +442,8 @@ class Planner {
       helperSeccomp: l.seccomp ? this.opts.seccomp : null,
       sublayers: [],
     };
+    if (l.name === this.appRoot && this.opts.appimages.length > 0) plan.appimages = this.appImagePlans(l, ctx);
+    if (l.name === this.helperLayer) plan.helpers.push(...this.appImageHelpers());
     if (l.app) {
       this.apps.push(l.name);
       if ((l.sublayers ?? []).some((s) => !s.disabled) || fs.length > 0 || plan.helpers.length > 0) {
@@ -418,7 +474,9 @@ class Planner {
     plan.runner = runnerCommand(this.host.runner, ctx.hostView);
     if (plan.sublayers.some((s) => s.app) && !this.opts.seccompAllow.includes("userns")) {
       // Every user namespace bbl creates below this layer counts against its limit; none more can.
-      plan.maxUserNamespaces = plan.sublayers.flatMap(allLayers).filter((s) => s.unshare.includes("user")).length;
+      // A helper-only layer has no process of its own: each of its helpers enters a namespace of its own.
+      plan.maxUserNamespaces = plan.sublayers.flatMap(allLayers).filter((s) => s.unshare.includes("user"))
+        .reduce((n, s) => n + (!s.runner && !s.app ? s.helpers.length : 1), 0);
       if (!fs.some((f) => f.kind === "proc")) {
         this.fail(
           l.name,

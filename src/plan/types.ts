@@ -54,8 +54,10 @@ export type FsOp =
    * The minimal /dev: null zero full random urandom tty, devpts, shm, fd links; `console` is the host
    * terminal the app inherited, bound at /dev/console so ttyname(3) can name it (its /dev/pts path
    * belongs to the host's devpts, not the sandbox's). `from` is where the host's device nodes are.
+   * `fuse` adds /dev/fuse, for the layer below that mounts AppImages (FUSE wants the device opened in
+   * the mounting process's own user namespace).
    */
-  | { kind: "dev"; dest: string; from: string; console?: string }
+  | { kind: "dev"; dest: string; from: string; console?: string; fuse?: boolean }
   /** An existing path made empty and unreadable: directory, file or device (`src` is where it is now). */
   | { kind: "mask"; src: string; dest: string; optional?: boolean }
   /** Read-only lower directories (resolved) under a writable upper kept in `upper`/`work`. */
@@ -69,6 +71,25 @@ export interface Helper {
   wait?: { path: string } | { socket: string };
   /** Seconds to wait for readiness (default 10). */
   timeout?: number;
+  /**
+   * Serves the AppImage of this name: the starting layer gives it the FUSE connection it mounted on
+   * fd 3 and the image, read-only, on fd 4.
+   */
+  appimage?: string;
+}
+
+/** An AppImage shown by the app's root layer at /sbxdir/apps/NAME (with run_NAME beside it). */
+export interface AppImagePlan {
+  name: string;
+  /** The image, as this layer sees it before its pivot. */
+  image: string;
+  argv0: string;
+  offset: number;
+  format: "squashfs" | "dwarfs";
+  /** FUSE mode: the device node to open, as this layer sees it before its pivot. */
+  fuseDevice?: string;
+  /** Extracted mode: the unpacked tree, likewise, bound read-only. */
+  extracted?: string;
 }
 
 /** How a layer's own process is started (exec'd by its parent after clone). */
@@ -95,6 +116,8 @@ export interface LayerPlan {
    * namespace right after it mounts proc, so that below it only the namespaces bbl creates can exist.
    */
   maxUserNamespaces?: number;
+  /** On the app's root layer: the AppImages it mounts. */
+  appimages?: AppImagePlan[];
   /** Contents of /sbxdir/plans: the plans of this layer's descendants, when it has a new root. */
   sbxdir: boolean;
   hostname?: string;

@@ -1,0 +1,47 @@
+/** The programs AppImages need, checked on the host before anything runs (the sandbox sees the same /usr). */
+import type { AppImageRequest } from "../plan/options.ts";
+import { DEFAULT_PATH } from "../plan/env.ts";
+import { UsageError } from "../errors.ts";
+
+/** A program in the sandbox's default PATH, as the host has it, or null. */
+export function findTool(name: string): string | null {
+  for (const dir of DEFAULT_PATH.split(":")) {
+    try {
+      const st = Deno.statSync(`${dir}/${name}`);
+      if (st.isFile && ((st.mode ?? 0) & 0o111) !== 0) return `${dir}/${name}`;
+    } catch { /* not here */ }
+  }
+  return null;
+}
+
+const EXTRACT_HINT = "or run with --appimage-extract, which unpacks it once with unsquashfs (package squashfs-tools)";
+
+/** Fails with what to install when a mount or an extraction could not work. */
+export function checkAppImageTools(images: AppImageRequest[], extract: boolean): void {
+  for (const a of images) {
+    if (extract) {
+      if (a.format === "dwarfs") throw new UsageError(`${a.path}: --appimage-extract handles squashfs images only`);
+      if (!findTool("unsquashfs")) {
+        throw new UsageError(
+          "unsquashfs is not installed: install the package squashfs-tools (apt install squashfs-tools)",
+        );
+      }
+      continue;
+    }
+    if (a.format === "squashfs" && !findTool("squashfuse")) {
+      throw new UsageError(
+        `${a.argv0} needs squashfuse, which is not installed: install the package squashfuse (apt install squashfuse), ${EXTRACT_HINT}`,
+      );
+    }
+    if (a.format === "dwarfs" && !findTool("dwarfs")) {
+      throw new UsageError(
+        `${a.argv0} is a DwarFS AppImage and needs dwarfs (https://github.com/mhx/dwarfs), which is not installed`,
+      );
+    }
+    try {
+      Deno.statSync("/dev/fuse");
+    } catch {
+      throw new UsageError(`${a.argv0}: this machine has no /dev/fuse (FUSE is not available), ${EXTRACT_HINT}`);
+    }
+  }
+}
