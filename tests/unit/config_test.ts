@@ -163,11 +163,16 @@ Deno.test("resolve: bad mounts and homes stop before anything is created", () =>
     ["home: ~/nothere", /home: \/home\/alice\/nothere is not an existing directory/],
     ["home: /d/f", /is not an existing directory/],
     ["gui: x11", /gui: 'x11' is not available yet/],
-    ["mounts: [{ kind: appimage, src: /d/f }]", /appimage mounts are not available yet/],
+    ["mounts: [{ kind: appimage, src: /d/f }]", /bbl.yaml: mounts\[0\]: \/d\/f: not an AppImage: a script/],
+    [
+      "mounts: [{ kind: appimage, src: /d/A.AppImage }, { kind: appimage, src: /e/A.AppImage }]",
+      /a second AppImage named 'A'/,
+    ],
+    ["mounts: [{ kind: appimage, src: /d/A.AppImage, dest: /x }]", /mounts\[0\].dest: unknown key/],
   ];
   for (const [yaml, msg] of cases) {
     assert.throws(
-      () => resolve(yaml, ["/d/f", "/e/f"]),
+      () => resolve(yaml, ["/d/f", "/e/f", "/d/A.AppImage", "/e/A.AppImage"]),
       (e: unknown) => e instanceof UsageError && msg.test(e.message),
       `${yaml} -> ${msg}`,
     );

@@ -3,6 +3,7 @@ import type { HostFacts } from "../../src/plan/host.ts";
 import type { RunOptions } from "../../src/plan/options.ts";
 import { DEFAULT_POLICY } from "../../src/seccomp/policy.ts";
 import type { HostView } from "../../src/config/resolve.ts";
+import { UsageError } from "../../src/errors.ts";
 
 export const host: HostFacts = {
   uid: 1000,
@@ -33,6 +34,7 @@ export const runOptions = (o: Partial<RunOptions> = {}): RunOptions => ({
   stateDir: null,
   cwd: false,
   mounts: [],
+  appimages: [],
   neverAccess: ["/home/alice/.ssh", "/home/alice/.gnupg"],
   net: "none",
   dns: [],
@@ -70,6 +72,10 @@ export function fakeHost(env: Record<string, string>, paths: string[] = []): Hos
     isDir,
     readFile: (p) => {
       throw new Deno.errors.NotFound(p);
+    },
+    appImage: (p) => {
+      if (p.endsWith(".AppImage")) return { offset: 100, format: "squashfs" };
+      throw new UsageError(`${p}: not an AppImage: a script`);
     },
   };
 }
