@@ -3,7 +3,6 @@
  * as real runtimes are; it only complains if run, and bbl must never run it), then a squashfs made
  * with mksquashfs appended.
  */
-import { user, userTempDir } from "./helpers.ts";
 
 /** What the runtime prints if it is ever executed. */
 export const RUNTIME_SAYS = "APPIMAGE-RUNTIME-WAS-EXECUTED";
@@ -48,15 +47,17 @@ export type Entry = string | { text: string; mode: number } | { symlink: string 
 
 /**
  * Builds DIR/FILE: the runtime followed by a squashfs of `files` (path -> text, 0755 for AppRun,
- * or a symlink), compressed with `comp`.
+ * bytes, or a symlink), compressed with `comp`, owned by `owner` when given.
  */
 export function buildAppImage(
   dir: string,
   file: string,
   files: Record<string, Entry> = { AppRun: APPRUN },
   comp: "gzip" | "xz" | "zstd" = "gzip",
+  owner?: { uid: number; gid: number },
 ): string {
   const src = Deno.makeTempDirSync({ prefix: "bbl-appdir-" });
+  Deno.chmodSync(src, 0o755); // the image's root directory, as in real AppImages
   try {
     for (const [name, e] of Object.entries(files)) {
       const p = `${src}/${name}`;
@@ -76,13 +77,12 @@ export function buildAppImage(
     const out = `${dir}/${file}`;
     Deno.writeFileSync(out, image, { mode: 0o755 });
     Deno.chmodSync(out, 0o755);
-    // The user's own download: only the sandbox, not file permissions, keeps the app from changing it.
-    if (Deno.uid() === 0) Deno.chownSync(out, user.uid, user.gid);
+    if (owner) Deno.chownSync(out, owner.uid, owner.gid);
     return out;
   } finally {
     Deno.removeSync(src, { recursive: true });
   }
 }
 
-/** A directory the test user can read, for fixtures. */
-export const fixtureDir = () => userTempDir("bbl-appimages-");
+/** The filesystem's offset in an image buildAppImage made: right after the runtime. */
+export const payloadOffset = () => Deno.statSync(runtimeStub()).size;

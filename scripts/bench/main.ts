@@ -8,8 +8,11 @@
  *
  * Layer trees: the default one, a one-layer template (scripts/bench/one-layer.yaml) and a chain of
  * DEPTH layers generated here (each adds a user namespace and one runner), to show the cost per layer.
+ * AppImages: a fixture (tests/appimage_fixture.ts) under bbl, against its AppRun run directly from an
+ * unpacked tree and from a plain squashfuse mount.
  */
 import YAML from "yaml";
+import { buildAppImage, payloadOffset } from "../../tests/appimage_fixture.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const DENO = Deno.execPath();
@@ -25,12 +28,16 @@ function sh(cmd: string, args: string[]): { code: number; out: string } {
   }
 }
 
-function ensureBwrap(): boolean {
-  if (sh("bwrap", ["--version"]).code === 0) return true;
-  if (Deno.uid() === 0) {
-    console.log("installing bubblewrap from Debian...");
+/** The reference tools: bubblewrap, and for AppImages squashfuse, unsquashfs and fusermount3. */
+function ensureTools(): boolean {
+  const missing = [["bwrap", "bubblewrap"], ["squashfuse", "squashfuse"], ["unsquashfs", "squashfs-tools"], [
+    "fusermount3",
+    "fuse3",
+  ]].filter(([cmd]) => sh("sh", ["-c", `command -v ${cmd}`]).code !== 0).map(([, pkg]) => pkg);
+  if (missing.length > 0 && Deno.uid() === 0) {
+    console.log(`installing ${missing.join(" ")} from Debian...`);
     sh("apt-get", ["update", "-qq"]);
-    sh("apt-get", ["install", "-y", "-qq", "bubblewrap"]);
+    sh("apt-get", ["install", "-y", "-qq", ...missing]);
   }
   return sh("bwrap", ["--version"]).code === 0;
 }
@@ -184,7 +191,7 @@ async function memoryOf(argv: string[]): Promise<{ rss: number; pss: number; n: 
   }
 }
 
-if (!ensureBwrap()) {
+if (!ensureTools()) {
   console.error("bench: bubblewrap is not installed (apt-get install bubblewrap) and we are not root to install it");
   Deno.exit(1);
 }
@@ -245,6 +252,55 @@ for (const [a, b] of [[0, 1], [2, 3], [4, 5], [6, 7]]) {
     `${x.padEnd(36)} ${em(x).toFixed(1).padStart(7)} ms  vs ${y}: ${em(y).toFixed(1)} ms  (${
       (em(x) / em(y)).toFixed(2)
     }x)`,
+  );
+}
+
+// AppImages: time to the first output of a fixture's AppRun, under bbl and without a sandbox.
+const apps = `${scratch}/apps`;
+Deno.mkdirSync(apps, { mode: 0o755 });
+const image = buildAppImage(apps, "Bench.AppImage", { AppRun: "#!/bin/sh\necho first-output\n" }, "zstd");
+sh("unsquashfs", ["-quiet", "-no-progress", "-o", String(payloadOffset()), "-d", `${apps}/extracted`, image]);
+const mnt = `${apps}/mnt`;
+Deno.mkdirSync(mnt);
+if (who) Deno.chownSync(mnt, who.uid, who.gid);
+
+/** ms until the command's first byte on stdout (then it is let finish). */
+async function firstOutput(argv: string[]): Promise<number> {
+  const full = [...prefix, ...argv];
+  const t0 = performance.now();
+  const child = new Deno.Command(full[0], { args: full.slice(1), stdout: "piped", stderr: "null" }).spawn();
+  const reader = child.stdout.getReader();
+  const first = await reader.read();
+  const ms = performance.now() - t0;
+  while (!(await reader.read()).done) { /* drain */ }
+  if (first.done || !(await child.status).success) throw new Error(`${argv.join(" ")} failed`);
+  return ms;
+}
+const appCases: Case[] = [
+  { name: "bbl --appimage (squashfuse inside)", argv: [...bblRun, "--appimage", image] },
+  { name: "bbl --appimage --appimage-extract (cached)", argv: [...bblRun, "--appimage-extract", "--appimage", image] },
+  { name: "extracted AppRun, no sandbox", argv: [`${apps}/extracted/AppRun`] },
+  {
+    name: "squashfuse + AppRun, no sandbox",
+    argv: [
+      "sh",
+      "-c",
+      `squashfuse -o offset=${payloadOffset()} ${image} ${mnt} && ${mnt}/AppRun; fusermount3 -u ${mnt}`,
+    ],
+  },
+];
+const appRuns = Math.max(5, Math.floor(RUNS / 2));
+const appTimes = new Map(appCases.map((c) => [c.name, [] as number[]]));
+for (const c of appCases) await firstOutput(c.argv); // warm (and fill the extraction cache)
+for (let i = 0; i < appRuns; i++) for (const c of appCases) appTimes.get(c.name)!.push(await firstOutput(c.argv));
+const am = (n: string) => stats(appTimes.get(n)!).median;
+console.log(`
+AppImage: time to first output (${appRuns} interleaved runs, medians)`);
+for (const c of appCases) {
+  console.log(
+    `${c.name.padEnd(44)} ${am(c.name).toFixed(1).padStart(7)} ms   vs extracted: ${
+      (am(c.name) / am(appCases[2].name)).toFixed(1)
+    }x   vs squashfuse: ${(am(c.name) / am(appCases[3].name)).toFixed(1)}x`,
   );
 }
 

@@ -16,7 +16,12 @@ import {
   userTempDir,
   writeAsUser,
 } from "../helpers.ts";
-import { APPRUN, buildAppImage, fixtureDir, RUNTIME_SAYS } from "../appimage_fixture.ts";
+import { APPRUN, buildAppImage as build, type Entry, RUNTIME_SAYS } from "../appimage_fixture.ts";
+
+/** A fixture owned by the test user, like a download: only the sandbox keeps the app from changing it. */
+const buildAppImage = (dir: string, file: string, files?: Record<string, Entry>, comp?: "gzip" | "xz" | "zstd") =>
+  build(dir, file, files, comp, Deno.uid() === 0 ? user : undefined);
+const fixtureDir = () => userTempDir("bbl-appimages-");
 
 const ls = (dir: string) => exists(dir) ? [...Deno.readDirSync(dir)].map((e) => e.name).sort() : [];
 
