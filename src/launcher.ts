@@ -14,6 +14,7 @@ import { spawnLayer } from "./layer/spawn_layer.ts";
 import { allLayers } from "./plan/tree.ts";
 import { BblError } from "./errors.ts";
 import { diagnoseUserns } from "./userns.ts";
+import { writeXauth } from "./desktop/xauth.ts";
 
 /** We may put the terminal in raw mode and read it: it is on stdin and we are its foreground job. */
 function foreground(): boolean {
@@ -42,12 +43,19 @@ function relay(pty: Pty): { drained: Promise<void>; stop: () => void } {
   };
 }
 
-export async function launch(plan: Plan, uid: number, pty: Pty | null): Promise<number> {
+/** `env`: the user's environment, for reaching the X server when the plan asks for an X authority file. */
+export async function launch(
+  plan: Plan,
+  uid: number,
+  pty: Pty | null,
+  env: Record<string, string> = {},
+): Promise<number> {
   const roots = allLayers(plan.root).filter((l) => l.rootMount).map((l) => l.name);
   const instance = Instance.create(plan.instanceDir, uid, roots);
   const forwards: [Deno.Signal, () => void][] = [];
   let terminal: ReturnType<typeof relay> | null = null;
   try {
+    if (plan.xauth) writeXauth(plan.xauth, env);
     let pid: number;
     try {
       // SIGKILL of the launcher takes the whole sandbox down

@@ -1,18 +1,7 @@
 /** The programs AppImages need, checked on the host before anything runs (the sandbox sees the same /usr). */
 import type { AppImageRequest } from "../plan/options.ts";
-import { DEFAULT_PATH } from "../plan/env.ts";
+import { findTool } from "../host.ts";
 import { UsageError } from "../errors.ts";
-
-/** A program in the sandbox's default PATH, as the host has it, or null. */
-export function findTool(name: string): string | null {
-  for (const dir of DEFAULT_PATH.split(":")) {
-    try {
-      const st = Deno.statSync(`${dir}/${name}`);
-      if (st.isFile && ((st.mode ?? 0) & 0o111) !== 0) return `${dir}/${name}`;
-    } catch { /* not here */ }
-  }
-  return null;
-}
 
 const EXTRACT_HINT = "or run with --appimage-extract, which unpacks it once with unsquashfs (package squashfs-tools)";
 
@@ -55,6 +44,8 @@ export function checkAppImageTools(images: AppImageRequest[], extract: boolean, 
         `${a.argv0} is a DwarFS AppImage and needs dwarfs (https://github.com/mhx/dwarfs), which is not installed`,
       );
     }
-    if (!has.fuse()) throw new UsageError(`${a.argv0}: this machine has no /dev/fuse (FUSE is not available), ${EXTRACT_HINT}`);
+    if (!has.fuse()) {
+      throw new UsageError(`${a.argv0}: this machine has no /dev/fuse (FUSE is not available), ${EXTRACT_HINT}`);
+    }
   }
 }

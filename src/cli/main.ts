@@ -75,6 +75,10 @@ function addRunOptions(c: Command): Command {
       collect,
       [],
     )
+    .option("--gui <mode>", "a display: none (default), auto, x11 (untrusted cookie), xephyr (nested X), wayland")
+    .option("--dbus <mode>", "the session bus: none (default), filter (portals and notifications), host")
+    .option("--audio <mode>", "sound: none (default), pulse, pipewire")
+    .option("--gpu", "the GPU's render nodes (/dev/dri/renderD*)")
     .option("--seccomp <policy>", "system call filter for the app: default, off, or a policy FILE")
     .option(
       "--seccomp-allow <name>",
@@ -129,7 +133,7 @@ async function runWithState(plan: Plan, opts: RunOptions, host: HostFacts, pty: 
     })
     : null;
   try {
-    return await launch(plan, host.uid, pty);
+    return await launch(plan, host.uid, pty, host.env);
   } finally {
     state?.release();
   }

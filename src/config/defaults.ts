@@ -34,7 +34,10 @@ export const DEFAULT_CONFIG: Config = {
   allow_opt: false,
   see_real_hw: false,
   gui: "none",
+  x11_trusted: false,
   dbus: "none",
+  audio: "none",
+  gpu: false,
   seccomp: "default",
   never_access: NEVER_ACCESS,
 };

@@ -21,6 +21,10 @@ export interface RawFlags {
   seccomp?: string;
   seccompAllow: string[];
   limit: string[];
+  gui?: string;
+  dbus?: string;
+  audio?: string;
+  gpu?: boolean;
 }
 
 const FLAG_OF: Record<string, string> = {
@@ -67,6 +71,10 @@ export function flagsToConfig(raw: RawFlags): Config {
   const mounts = [...raw.bind.map((v) => mountFlag("bind", v)), ...raw.roBind.map((v) => mountFlag("robind", v))];
   if (mounts.length > 0) c.mounts = mounts;
   if (raw.seccomp !== undefined) c.seccomp = raw.seccomp;
+  if (raw.gui !== undefined) c.gui = raw.gui as Config["gui"];
+  if (raw.dbus !== undefined) c.dbus = raw.dbus as Config["dbus"];
+  if (raw.audio !== undefined) c.audio = raw.audio as Config["audio"];
+  if (raw.gpu) c.gpu = true;
   if (raw.seccompAllow.length > 0) c.seccomp_allow = raw.seccompAllow;
   if (raw.limit.length > 0) {
     const limits: Record<string, number | string> = {};

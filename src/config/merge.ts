@@ -3,7 +3,7 @@
  * `bbl config show` and for relative paths, which are relative to their own file's directory).
  *
  * Single values: the last source that sets one wins. Lists (mounts, never_access, env.keep, env.unset,
- * seccomp_allow) accumulate, so a later file can add a never-access path but never remove a default
+ * seccomp_allow, dbus_talk/own/see) accumulate, so a later file can add a never-access path but never remove a default
  * one. Mappings (env.set, limits) merge key by key. A later env.set/env.keep of a name drops an earlier
  * env.unset of it, and the other way round.
  */
@@ -38,7 +38,10 @@ export const SCALAR_KEYS = [
   "allow_opt",
   "see_real_hw",
   "gui",
+  "x11_trusted",
   "dbus",
+  "audio",
+  "gpu",
   "seccomp",
 ] as const;
 export type ScalarKey = typeof SCALAR_KEYS[number];
@@ -51,6 +54,9 @@ export interface Merged {
   env_keep: Sourced<string>[];
   env_unset: Sourced<string>[];
   seccomp_allow: Sourced<string>[];
+  dbus_talk: Sourced<string>[];
+  dbus_own: Sourced<string>[];
+  dbus_see: Sourced<string>[];
   limits: Record<string, Sourced<number | string>>;
   /** Every source, in priority order (lowest first). */
   sources: Origin[];
@@ -69,6 +75,9 @@ export function mergeConfigs(layers: ConfigLayer[]): Merged {
     env_keep: [],
     env_unset: [],
     seccomp_allow: [],
+    dbus_talk: [],
+    dbus_own: [],
+    dbus_see: [],
     limits: {},
     sources: layers.map((l) => l.from),
   };
@@ -80,6 +89,9 @@ export function mergeConfigs(layers: ConfigLayer[]): Merged {
     for (const e of c.mounts ?? []) m.mounts.push({ value: e, from });
     for (const p of c.never_access ?? []) addUnique(m.never_access, p, from);
     for (const a of c.seccomp_allow ?? []) addUnique(m.seccomp_allow, a, from);
+    for (const k of ["dbus_talk", "dbus_own", "dbus_see"] as const) {
+      for (const n of c[k] ?? []) addUnique(m[k], n, from);
+    }
     const drop = (list: Sourced<string>[], name: string) => list.filter((s) => s.value !== name);
     for (const [k, v] of Object.entries(c.env?.set ?? {})) {
       m.env_set[k] = { value: v, from };
@@ -128,6 +140,9 @@ export function formatMerged(m: Merged, name: string): string {
     list("unset", m.env_unset, "  ");
   }
   list("seccomp_allow", m.seccomp_allow);
+  list("dbus_talk", m.dbus_talk);
+  list("dbus_own", m.dbus_own);
+  list("dbus_see", m.dbus_see);
   if (Object.keys(m.limits).length > 0) {
     out.push("limits:");
     for (const [k, s] of Object.entries(m.limits)) out.push(`  ${k}: ${v(s.value)}${from(s.from)}`);

@@ -9,13 +9,16 @@ import { expandPath, isPattern, matchEnvNames, type PathContext, type ReadDir, r
 import type { AppImageRequest, ExtraMount, HomeSetting, RunOptions } from "../plan/options.ts";
 import { type AppImageInfo, inspectAppImage } from "../appimage/format.ts";
 import { defaultName } from "./load.ts";
+import { type DesktopHost, resolveDesktop } from "./desktop.ts";
+import { findTool } from "../host.ts";
+import { displaysInUse } from "../desktop/display.ts";
 import { UsageError } from "../errors.ts";
 import { type Policy, policyWith } from "../seccomp/policy.ts";
 import { parsePolicy } from "../seccomp/file.ts";
 import { stateBase } from "../state/store.ts";
 
 /** What resolving looks at on the host. Injected for tests. */
-export interface HostView {
+export interface HostView extends DesktopHost {
   env: Record<string, string>;
   home: string;
   cwd: string;
@@ -48,6 +51,16 @@ export const hostView = (env: Record<string, string>, home: string, cwd: string)
   },
   readFile: (p) => Deno.readTextFileSync(p),
   appImage: inspectAppImage,
+  exists: (p) => {
+    try {
+      Deno.statSync(p);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  tool: findTool,
+  displaysInUse,
 });
 
 /** Destinations bbl owns or builds itself. */
@@ -216,10 +229,6 @@ export function resolveConfig(
   appimage?: string,
 ): RunOptions {
   const sc = m.scalars;
-  for (const k of ["gui", "dbus"] as const) {
-    const s = sc[k];
-    if (s && s.value !== "none") throw new UsageError(`${where(s, k)}: '${s.value}' is not available yet`);
-  }
   const home = resolveHome(m, h);
   const base = stateBase(h.env, h.home);
   const neverAccess = new Set<string>();
@@ -259,6 +268,7 @@ export function resolveConfig(
     stateDir: home.mode === "persist" || home.mode === "overlay" ? `${realBase ?? base}/${name}` : null,
     cwd,
     mounts: protectConfigs(m, resolveMounts(m, h), cwd ? h.cwd : null, home, h),
+    desktop: resolveDesktop(m, h),
     appimages: resolveAppImages(m, h, appimage === undefined ? [] : [appImageRequest(name, appimage, h)]),
     neverAccess: [...neverAccess],
     net: sc.net?.value ?? "none",

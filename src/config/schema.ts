@@ -13,6 +13,7 @@ export const NET_MODES = ["none", "host"] as const;
 export const MACHINE_IDS = ["host", "zero"] as const;
 export const GUI_MODES = ["none", "auto", "x11", "xephyr", "wayland"] as const;
 export const DBUS_MODES = ["none", "filter", "host"] as const;
+export const AUDIO_MODES = ["none", "pulse", "pipewire"] as const;
 
 export interface MountEntry {
   kind: typeof MOUNT_KINDS[number];
@@ -42,7 +43,15 @@ export interface Config {
   allow_opt?: boolean;
   see_real_hw?: boolean;
   gui?: typeof GUI_MODES[number];
+  /** x11: the host's own cookie instead of an untrusted one. */
+  x11_trusted?: boolean;
   dbus?: typeof DBUS_MODES[number];
+  /** dbus: filter: bus names the app may also talk to, own, or see. */
+  dbus_talk?: string[];
+  dbus_own?: string[];
+  dbus_see?: string[];
+  audio?: typeof AUDIO_MODES[number];
+  gpu?: boolean;
   /** default, off, or a policy file. */
   seccomp?: string;
   seccomp_allow?: string[];
@@ -65,7 +74,13 @@ export const KEYS = [
   "allow_opt",
   "see_real_hw",
   "gui",
+  "x11_trusted",
   "dbus",
+  "dbus_talk",
+  "dbus_own",
+  "dbus_see",
+  "audio",
+  "gpu",
   "seccomp",
   "seccomp_allow",
   "limits",
@@ -77,6 +92,7 @@ const HOSTNAME_RE = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const IPV4_RE = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 const IPV6_RE = /^[0-9A-Fa-f:.]+$/;
 export const SIZE_RE = /^[1-9]\d*[kmg]?$/;
+const BUS_NAME_RE = /^[A-Za-z_-][A-Za-z0-9_-]*(\.[A-Za-z_-][A-Za-z0-9_-]*)+(\.\*)?$/;
 
 /** A home value that is a directory rather than a mode. */
 export function isHomePath(v: string): boolean {
@@ -131,7 +147,9 @@ export function checkConfig(data: unknown, y: ConfigSource): Config {
       );
     }
   }
-  for (const k of ["cwd", "mask_os_release", "allow_opt", "see_real_hw"]) if (k in c) bool([k], c[k]);
+  for (const k of ["cwd", "mask_os_release", "allow_opt", "see_real_hw", "x11_trusted", "gpu"]) {
+    if (k in c) bool([k], c[k]);
+  }
   if ("mounts" in c) {
     if (!Array.isArray(c.mounts)) fail(["mounts"], `expected a list, got ${typeName(c.mounts)}`);
     (c.mounts as unknown[]).forEach((m, i) => {
@@ -208,6 +226,14 @@ export function checkConfig(data: unknown, y: ConfigSource): Config {
   if ("machine_id" in c) oneOf(["machine_id"], c.machine_id, MACHINE_IDS);
   if ("gui" in c) oneOf(["gui"], c.gui, GUI_MODES);
   if ("dbus" in c) oneOf(["dbus"], c.dbus, DBUS_MODES);
+  if ("audio" in c) oneOf(["audio"], c.audio, AUDIO_MODES);
+  for (const k of ["dbus_talk", "dbus_own", "dbus_see"]) {
+    if (k in c) {
+      strList([k], c[k], (p, s) => {
+        if (!BUS_NAME_RE.test(s)) fail(p, `'${s}' is not a bus name (such as org.example.App or org.example.*)`);
+      });
+    }
+  }
   if ("seccomp" in c) str(["seccomp"], c.seccomp);
   if ("seccomp_allow" in c) {
     strList(["seccomp_allow"], c.seccomp_allow, (p, s) => {

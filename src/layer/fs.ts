@@ -185,7 +185,7 @@ function applyOne(a: Applying, op: FsOp, index: number): void {
       );
       return;
     case "dev":
-      return makeDev(a, op.dest, op.from, op.console, op.fuse ?? false);
+      return makeDev(a, op.dest, op.from, op.console, op.extra ?? []);
     case "mask":
       return mask(a, op.src, op.dest, op.optional ?? false);
     case "overlay": {
@@ -252,13 +252,14 @@ function mask(a: Applying, src: string, dest: string, optional: boolean): void {
 }
 
 /** The minimal /dev: host device nodes bound (mknod is impossible in a user namespace), a new devpts. */
-function makeDev(a: Applying, dest: string, from: string, consoleTty: string | undefined, fuse: boolean): void {
+function makeDev(a: Applying, dest: string, from: string, consoleTty: string | undefined, extra: string[]): void {
   const at = mountPoint(a.root, dest, false);
   mount(`mounting a tmpfs at ${dest}`, "tmpfs", at, "tmpfs", MS.NOSUID, `mode=0755,size=${SMALL_SIZE}`);
-  const nodes: [string, string][] = [...DEV_NODES, ...(fuse ? ["fuse"] : [])].map((n) => [`${from}/${n}`, n]);
+  const nodes: [string, string][] = [...DEV_NODES, ...extra].map((n) => [`${from}/${n}`, n]);
   if (consoleTty) nodes.push([consoleTty, "console"]);
   for (const [src, node] of nodes) {
     const p = `${at}/${node}`;
+    if (node.includes("/")) Deno.mkdirSync(p.replace(/\/[^/]+$/, ""), { recursive: true, mode: 0o755 });
     Deno.writeFileSync(p, new Uint8Array(), { mode: 0o644 });
     // Device nodes must keep "dev" (unlike every other bind), so only nosuid and noexec are added.
     mount(`binding ${src} at ${dest}/${node}`, src, p, null, MS.BIND);
@@ -290,6 +291,13 @@ function makeSbxdir(a: Applying, layer: LayerPlan): void {
   const at = mountPoint(a.root, "/sbxdir", false);
   tmpfs("mounting /sbxdir", at, 0o755, SMALL_SIZE);
   Deno.mkdirSync(`${at}/apps`);
+  if (layer.sbxBin) {
+    Deno.mkdirSync(`${at}/bin`);
+    for (const [name, text] of Object.entries(layer.sbxBin)) {
+      Deno.writeTextFileSync(`${at}/bin/${name}`, text, { mode: 0o755 });
+      Deno.chmodSync(`${at}/bin/${name}`, 0o755);
+    }
+  }
   for (const img of layer.appimages ?? []) {
     Deno.writeTextFileSync(`${at}/apps/run_${img.name}`, runScript(img), { mode: 0o755 });
     Deno.chmodSync(`${at}/apps/run_${img.name}`, 0o755);

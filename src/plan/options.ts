@@ -29,6 +29,30 @@ export interface AppImageRequest {
   extracted?: string;
 }
 
+/** The display the app gets (src/config/desktop.ts resolves it from the environment). */
+export type GuiSetting =
+  | { mode: "none" }
+  /** The host's X server; an untrusted cookie unless `trusted`. */
+  | { mode: "x11"; display: number; trusted: boolean }
+  /** A nested Xephyr on the host's X server (`hostDisplay`), at its own free `display`. */
+  | { mode: "xephyr"; hostDisplay: number; display: number; hostXauthority: string | null }
+  /** The compositor's socket (a host path). */
+  | { mode: "wayland"; socket: string };
+
+export interface DesktopOptions {
+  gui: GuiSetting;
+  /** The session bus socket (a host path), itself or through a filtering proxy. */
+  dbus: { mode: "none" } | { mode: "host" | "filter"; socket: string; talk: string[]; own: string[]; see: string[] };
+  audio: { mode: "none" } | { mode: "pulse"; socket: string; cookie: string | null } | {
+    mode: "pipewire";
+    socket: string;
+  };
+  /** Device nodes under /dev given to the app (GPU render nodes). */
+  devices: string[];
+  /** Host paths shown read-only at the same place (fonts, themes, icon caches). */
+  themes: string[];
+}
+
 export interface RunOptions {
   /** The command and its arguments; empty: the user's shell. */
   command: string[];
@@ -44,6 +68,7 @@ export interface RunOptions {
   cwd: boolean;
   mounts: ExtraMount[];
   appimages: AppImageRequest[];
+  desktop: DesktopOptions;
   /** Existing host paths, resolved, that no layer below the semi-trusted one may see. */
   neverAccess: string[];
   net: "none" | "host";

@@ -15,6 +15,15 @@ import { UsageError } from "../errors.ts";
 import { bblDir, runnerCommand } from "../selfexec.ts";
 import { allLayers } from "./tree.ts";
 import type { RunOptions } from "./options.ts";
+import {
+  appEnv,
+  appRootOps as desktopAppOps,
+  hostLayerOps as desktopHostOps,
+  trustedHelpers,
+  type Where,
+  xauthPlan,
+  xdgOpenScript,
+} from "./desktop.ts";
 
 /** Size of a tmpfs whose step gives none: bounded, unlike the kernel's default of half the RAM. */
 export const DEFAULT_TMPFS_SIZE = "64m";
@@ -95,6 +104,8 @@ class Planner {
   private devLayer: string | null;
   /** Where AppImage FUSE daemons run: an untrusted helper layer (seccomp: true) beside the app layer. */
   private helperLayer: string | null;
+  /** Where Xephyr and the DBus proxy run: a trusted helper layer beside the untrusted side, below the host layer. */
+  private trustedLayer: string | null;
   constructor(
     private t: Template,
     private opts: RunOptions,
@@ -109,6 +120,20 @@ class Planner {
     this.devLayer = roots.at(-2)?.name ?? null;
     const parent = path.at(-2);
     this.helperLayer = (parent?.sublayers ?? []).find((s) => !s.app && !s.disabled && s.seccomp)?.name ?? null;
+    const hostLayer = path.find((l) => l.mask_never_access);
+    this.trustedLayer = (hostLayer?.sublayers ?? []).find((s) => !s.disabled && !s.seccomp && !pathToApp(s))?.name ??
+      null;
+  }
+
+  private where(host: (p: string) => string): Where {
+    return { uid: Number(this.vars.uid), instanceDir: this.instanceDir, host };
+  }
+
+  /** Device nodes a layer's /dev adds: FUSE for the app root's parent, GPU nodes for both. */
+  private devExtra(layer: string): string[] {
+    const devices = this.opts.desktop.devices;
+    if (layer === this.devLayer) return [...(this.fuseImages.length > 0 ? ["fuse"] : []), ...devices];
+    return layer === this.appRoot ? devices : [];
   }
 
   private get fuseImages() {
@@ -141,6 +166,7 @@ class Planner {
     if (o.maskOsRelease && h.etc.osRelease) {
       ops.push({ kind: "rofile", dest: h.etc.osRelease, content: GENERIC_OS_RELEASE, mode: 0o644 });
     }
+    ops.push(...desktopAppOps(o.desktop, this.where(host)));
     if (o.allowOpt) ops.push({ kind: "rosame", src: host("/opt"), dest: "/opt", optional: true });
     if (o.seeRealHw) {
       for (const p of ["/sys", "/run/udev"]) ops.push({ kind: "robind", src: host(p), dest: p, optional: true });
@@ -194,7 +220,7 @@ class Planner {
    */
   private hostLayerOps(hostAt: string, host: (p: string) => string): FsOp[] {
     const o = this.opts, home = this.host.home;
-    const ops: FsOp[] = [];
+    const ops: FsOp[] = [...desktopHostOps(o.desktop, this.where(host))];
     for (const p of o.neverAccess) ops.push({ kind: "mask", src: host(p), dest: hostAt + p, optional: true });
     // Every sandbox's state is masked above; a persistent home is shown again, at the same place.
     if (o.home.mode === "persist") {
@@ -334,7 +360,7 @@ class Planner {
             dest,
             from: ctx.dev,
             ...(ctx.console ? { console: ctx.console } : {}),
-            ...(l.name === this.devLayer && this.fuseImages.length > 0 ? { fuse: true } : {}),
+            ...(this.devExtra(l.name).length > 0 ? { extra: this.devExtra(l.name) } : {}),
           });
           break;
         case "mask":
@@ -444,6 +470,14 @@ class Planner {
     };
     if (l.name === this.appRoot && this.opts.appimages.length > 0) plan.appimages = this.appImagePlans(l, ctx);
     if (l.name === this.helperLayer) plan.helpers.push(...this.appImageHelpers());
+    if (l.name === this.trustedLayer && ctx.hostView !== null) {
+      const t = trustedHelpers(this.opts.desktop, this.opts.name, this.where((p) => ctx.hostView + p));
+      plan.helpers.push(...t.helpers);
+      Object.assign(plan.env, t.env);
+    }
+    if (l.name === this.appRoot && this.opts.desktop.gui.mode !== "none") {
+      plan.sbxBin = { "xdg-open": xdgOpenScript(this.opts.desktop) };
+    }
     if (l.app) {
       this.apps.push(l.name);
       if ((l.sublayers ?? []).some((s) => !s.disabled) || fs.length > 0 || plan.helpers.length > 0) {
@@ -506,6 +540,13 @@ class Planner {
       dev: "/dev",
       console: this.host.tty,
     });
+    const d = this.opts.desktop;
+    if ((d.gui.mode === "xephyr" || d.dbus.mode === "filter") && this.trustedLayer === null) {
+      this.fail(
+        "layer",
+        "Xephyr and the DBus proxy need a trusted helper layer beside the untrusted side (like layer2a)",
+      );
+    }
     if (this.appRoot === null && this.configOps((p) => p).length > 0) {
       this.fail("layer", "no layer builds the app's root (fs above the app layer), which the configuration needs");
     }
@@ -557,10 +598,13 @@ export function buildPlan(opts: RunOptions, host: HostFacts, template: Template)
     xdg_runtime_dir: host.env.XDG_RUNTIME_DIR ?? "",
     hostname: opts.hostname ?? "bbl",
   };
+  Object.assign(app.env, appEnv(opts.desktop, uid));
+  if (opts.desktop.gui.mode !== "none") app.env.PATH = `/sbxdir/bin:${app.env.PATH}`;
   for (const k of opts.unsetenv) delete app.env[k];
   const root = new Planner(template, opts, host, vars, app, instanceDir).plan();
   const state = opts.stateDir && (opts.home.mode === "persist" || opts.home.mode === "overlay")
     ? { dir: opts.stateDir, home: opts.home.mode }
     : undefined;
-  return { version: 1, instance, instanceDir, root, ...(state ? { state } : {}) };
+  const xauth = xauthPlan(opts.desktop, instanceDir);
+  return { version: 1, instance, instanceDir, root, ...(xauth ? { xauth } : {}), ...(state ? { state } : {}) };
 }

@@ -1,4 +1,5 @@
 import type { Policy } from "../seccomp/policy.ts";
+import type { XauthPlan } from "../desktop/xauth.ts";
 
 /**
  * The plan: everything a run will do, computed before anything is created. It is plain JSON (each
@@ -54,10 +55,10 @@ export type FsOp =
    * The minimal /dev: null zero full random urandom tty, devpts, shm, fd links; `console` is the host
    * terminal the app inherited, bound at /dev/console so ttyname(3) can name it (its /dev/pts path
    * belongs to the host's devpts, not the sandbox's). `from` is where the host's device nodes are.
-   * `fuse` adds /dev/fuse, for the layer below that mounts AppImages (FUSE wants the device opened in
-   * the mounting process's own user namespace).
+   * `extra` adds more nodes by name: fuse, for the layer below that mounts AppImages (FUSE wants the
+   * device opened in the mounting process's own user namespace); GPU render nodes (dri/renderD128).
    */
-  | { kind: "dev"; dest: string; from: string; console?: string; fuse?: boolean }
+  | { kind: "dev"; dest: string; from: string; console?: string; extra?: string[] }
   /** An existing path made empty and unreadable: directory, file or device (`src` is where it is now). */
   | { kind: "mask"; src: string; dest: string; optional?: boolean }
   /** Read-only lower directories (resolved) under a writable upper kept in `upper`/`work`. */
@@ -118,6 +119,8 @@ export interface LayerPlan {
   maxUserNamespaces?: number;
   /** On the app's root layer: the AppImages it mounts. */
   appimages?: AppImagePlan[];
+  /** On the app's root layer: programs bbl puts in /sbxdir/bin (first in the app's PATH), by name. */
+  sbxBin?: Record<string, string>;
   /** Contents of /sbxdir/plans: the plans of this layer's descendants, when it has a new root. */
   sbxdir: boolean;
   hostname?: string;
@@ -159,6 +162,8 @@ export interface Plan {
   instance: string;
   instanceDir: string;
   root: LayerPlan;
+  /** An X authority file the launcher writes into the instance directory before the sandbox starts. */
+  xauth?: XauthPlan;
   /** The sandbox's own state directory (persist and overlay homes), prepared and locked by the launcher. */
   state?: { dir: string; home: "persist" | "overlay" };
   /** Set by the spawning parent: the runner's fd 4 is a report pipe to the nearest init. */

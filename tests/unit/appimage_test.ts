@@ -109,8 +109,8 @@ Deno.test("AppImage plan: /dev/fuse for the app's root, the daemon an untrusted 
   const t = parseTemplate(readDefaultTemplate(), "default.yaml");
   const plan = buildPlan(runOptions({ appimages: [req(), req({ name: "B", offset: 7 })] }), host, t);
   const L = Object.fromEntries(allLayers(plan.root).map((l) => [l.name, l]));
-  assert.ok(L.layer2.fs.some((f) => f.kind === "dev" && f.fuse), "layer2's /dev has fuse");
-  assert.ok(!L.layer3.fs.some((f) => f.kind === "dev" && f.fuse), "the app's /dev does not");
+  assert.ok(L.layer2.fs.some((f) => f.kind === "dev" && f.extra?.includes("fuse")), "layer2's /dev has fuse");
+  assert.ok(!L.layer3.fs.some((f) => f.kind === "dev" && f.extra?.includes("fuse")), "the app's /dev does not");
   assert.deepEqual(L.layer3.appimages![0], {
     name: "Tool",
     image: "/zrootfs/home/alice/Downloads/Tool.AppImage",
@@ -133,7 +133,7 @@ Deno.test("AppImage plan: /dev/fuse for the app's root, the daemon an untrusted 
   );
   const U = Object.fromEntries(allLayers(unpacked.root).map((l) => [l.name, l]));
   assert.equal(U.layer3.appimages![0].extracted, "/zrootfs/home/alice/.cache/bbl/appimages/ab");
-  assert.ok(!U.layer2.fs.some((f) => f.kind === "dev" && f.fuse));
+  assert.ok(!U.layer2.fs.some((f) => f.kind === "dev" && f.extra?.includes("fuse")));
   assert.equal(U.layer4a, undefined, "no daemon: the helper layer is left out");
 });
 

@@ -162,7 +162,7 @@ Deno.test("resolve: bad mounts and homes stop before anything is created", () =>
     ["mounts: [{ kind: bind, src: '/z[0-9]', same: true }]", /nothing matches/],
     ["home: ~/nothere", /home: \/home\/alice\/nothere is not an existing directory/],
     ["home: /d/f", /is not an existing directory/],
-    ["gui: x11", /gui: 'x11' is not available yet/],
+    ["gui: x11", /gui: x11: DISPLAY is not set/],
     ["mounts: [{ kind: appimage, src: /d/f }]", /bbl.yaml: mounts\[0\]: \/d\/f: not an AppImage: a script/],
     [
       "mounts: [{ kind: appimage, src: /d/A.AppImage }, { kind: appimage, src: /e/A.AppImage }]",

@@ -35,6 +35,7 @@ export const runOptions = (o: Partial<RunOptions> = {}): RunOptions => ({
   cwd: false,
   mounts: [],
   appimages: [],
+  desktop: { gui: { mode: "none" }, dbus: { mode: "none" }, audio: { mode: "none" }, devices: [], themes: [] },
   neverAccess: ["/home/alice/.ssh", "/home/alice/.gnupg"],
   net: "none",
   dns: [],
@@ -73,6 +74,9 @@ export function fakeHost(env: Record<string, string>, paths: string[] = []): Hos
     readFile: (p) => {
       throw new Deno.errors.NotFound(p);
     },
+    exists: (p) => all.has(p),
+    tool: (n) => `/usr/bin/${n}`,
+    displaysInUse: () => new Set([0, 10]),
     appImage: (p) => {
       if (p.endsWith(".AppImage")) return { offset: 100, format: "squashfs" };
       throw new UsageError(`${p}: not an AppImage: a script`);

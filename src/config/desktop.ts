@@ -1,0 +1,126 @@
+/**
+ * Display, bus, sound, fonts and GPU for the app, from the merged configuration and the user's
+ * environment. Each is off unless asked; what is asked must be there (a clear error otherwise).
+ */
+import type { Merged, Sourced } from "./merge.ts";
+import type { DesktopOptions, GuiSetting } from "../plan/options.ts";
+import { freeDisplay, parseDisplay, waylandSocket } from "../desktop/display.ts";
+import { sessionBusSocket } from "../desktop/dbus.ts";
+import { UsageError } from "../errors.ts";
+
+/** What resolving the desktop looks at on the host. Injected for tests. */
+export interface DesktopHost {
+  env: Record<string, string>;
+  home: string;
+  exists: (p: string) => boolean;
+  tool: (name: string) => string | null;
+  readDir: (dir: string) => string[] | null;
+  displaysInUse: () => Set<number>;
+}
+
+/** Read-only when present: fonts, their caches and settings, GTK/Qt themes and icons. */
+export const THEME_PATHS = [
+  "~/.fonts",
+  "~/.local/share/fonts",
+  "~/.cache/fontconfig",
+  "~/.config/fontconfig",
+  "~/.config/gtk-3.0",
+  "~/.config/gtk-4.0",
+  "~/.gtkrc-2.0",
+  "~/.config/Trolltech.conf",
+  "~/.config/kdeglobals",
+  "~/.config/qt5ct",
+  "~/.config/qt6ct",
+  "~/.icons",
+  "~/.local/share/icons",
+  "~/.themes",
+  "/var/cache/fontconfig",
+];
+
+const at = (s: Sourced<unknown> | undefined, key: string) => `${s?.from.label ?? "defaults"}: ${key}`;
+
+function need(h: DesktopHost, tool: string, pkg: string, label: string): void {
+  if (!h.tool(tool)) throw new UsageError(`${label} needs ${tool}, which is not installed (package ${pkg})`);
+}
+
+function resolveGui(m: Merged, h: DesktopHost): GuiSetting {
+  const s = m.scalars.gui;
+  let mode = s?.value ?? "none";
+  const label = at(s, "gui");
+  if (mode === "none") return { mode: "none" };
+  const wayland = waylandSocket(h.env);
+  const display = parseDisplay(h.env.DISPLAY);
+  if (mode === "auto") {
+    mode = wayland && h.exists(wayland) ? "wayland" : display ? "x11" : "none";
+    if (mode === "none") throw new UsageError(`${label}: auto: neither WAYLAND_DISPLAY nor DISPLAY names a display`);
+  }
+  if (mode === "wayland") {
+    if (!wayland) throw new UsageError(`${label}: wayland: WAYLAND_DISPLAY is not set`);
+    if (!h.exists(wayland)) throw new UsageError(`${label}: wayland: no compositor socket at ${wayland}`);
+    return { mode: "wayland", socket: wayland };
+  }
+  if (!display) throw new UsageError(`${label}: ${mode}: DISPLAY is not set`);
+  if (display.host) {
+    throw new UsageError(`${label}: DISPLAY=${h.env.DISPLAY} is a network display; bbl shows local displays (:N)`);
+  }
+  if (!h.exists(`/tmp/.X11-unix/X${display.number}`)) {
+    throw new UsageError(
+      `${label}: no X server socket at /tmp/.X11-unix/X${display.number} (DISPLAY=${h.env.DISPLAY})`,
+    );
+  }
+  if (mode === "x11") {
+    need(h, "xauth", "xauth", label);
+    return { mode: "x11", display: display.number, trusted: m.scalars.x11_trusted?.value ?? false };
+  }
+  need(h, "Xephyr", "xserver-xephyr", label);
+  const xa = h.env.XAUTHORITY || `${h.home}/.Xauthority`;
+  return {
+    mode: "xephyr",
+    hostDisplay: display.number,
+    display: freeDisplay(h.displaysInUse()),
+    hostXauthority: h.exists(xa) ? xa : null,
+  };
+}
+
+export function resolveDesktop(m: Merged, h: DesktopHost): DesktopOptions {
+  const gui = resolveGui(m, h);
+  const dbusMode = m.scalars.dbus?.value ?? "none";
+  let dbus: DesktopOptions["dbus"] = { mode: "none" };
+  if (dbusMode !== "none") {
+    const label = at(m.scalars.dbus, "dbus");
+    const socket = sessionBusSocket(h.env);
+    if (!h.exists(socket)) throw new UsageError(`${label}: no session bus socket at ${socket}`);
+    if (dbusMode === "filter") need(h, "xdg-dbus-proxy", "xdg-dbus-proxy", `${label}: filter`);
+    const names = (k: "dbus_talk" | "dbus_own" | "dbus_see") => m[k].map((s) => s.value);
+    dbus = { mode: dbusMode, socket, talk: names("dbus_talk"), own: names("dbus_own"), see: names("dbus_see") };
+  }
+  const audioMode = m.scalars.audio?.value ?? "none";
+  let audio: DesktopOptions["audio"] = { mode: "none" };
+  if (audioMode !== "none") {
+    const label = at(m.scalars.audio, "audio");
+    const rt = h.env.XDG_RUNTIME_DIR;
+    if (!rt?.startsWith("/")) throw new UsageError(`${label}: XDG_RUNTIME_DIR is not set`);
+    const socket = audioMode === "pulse" ? `${rt}/pulse/native` : `${rt}/pipewire-0`;
+    if (!h.exists(socket)) throw new UsageError(`${label}: ${audioMode}: no socket at ${socket}`);
+    const cookie = `${
+      h.env.XDG_CONFIG_HOME?.startsWith("/") ? h.env.XDG_CONFIG_HOME : `${h.home}/.config`
+    }/pulse/cookie`;
+    audio = audioMode === "pulse"
+      ? { mode: "pulse", socket, cookie: h.exists(cookie) ? cookie : null }
+      : { mode: "pipewire", socket };
+  }
+  let devices: string[] = [];
+  if (m.scalars.gpu?.value) {
+    devices = [
+      ...(h.readDir("/dev/dri") ?? []).filter((n) => /^renderD\d+$/.test(n)).map((n) => `dri/${n}`),
+      ...(h.readDir("/dev") ?? []).filter((n) => /^nvidia(\d+|ctl|-uvm|-uvm-tools|-modeset)$/.test(n)),
+    ].sort();
+    if (devices.length === 0) {
+      throw new UsageError(`${at(m.scalars.gpu, "gpu")}: this machine has no GPU render node (/dev/dri/renderD*)`);
+    }
+  }
+  const themes = gui.mode === "none"
+    ? []
+    : THEME_PATHS.map((p) => p.replace(/^~(?=\/)/, h.home)).filter((p) => h.exists(p));
+  return { gui, dbus, audio, devices, themes };
+}

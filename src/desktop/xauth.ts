@@ -1,0 +1,103 @@
+/**
+ * X authority files for the sandbox, written into the instance directory before the sandbox starts:
+ * a fresh *untrusted* cookie from the X SECURITY extension (`xauth generate ... untrusted`: the app
+ * cannot read other clients' windows or inject input), the host's cookie when asked (`x11_trusted`),
+ * or a random cookie for a nested Xephyr. Entries are rewritten to FamilyWild: inside, the host name
+ * differs, and a local entry would not match.
+ */
+import { BblError } from "../errors.ts";
+
+export interface XauthEntry {
+  family: number;
+  address: Uint8Array;
+  number: string;
+  name: string;
+  data: Uint8Array;
+}
+
+const FAMILY_WILD = 0xffff;
+
+/** Parses `xauth nlist` output (hex fields). */
+export function parseNlist(text: string): XauthEntry[] {
+  const hex = (h: string) => new Uint8Array((h.match(/../g) ?? []).map((b) => parseInt(b, 16)));
+  const dec = (h: string) => new TextDecoder().decode(hex(h));
+  return text.trim().split("\n").filter(Boolean).map((line) => {
+    const f = line.trim().split(/\s+/);
+    return { family: parseInt(f[0], 16), address: hex(f[2]), number: dec(f[4]), name: dec(f[6]), data: hex(f[8]) };
+  });
+}
+
+/** The binary Xauthority format: each entry's fields length-prefixed (16-bit big-endian). */
+export function encodeXauth(entries: XauthEntry[]): Uint8Array {
+  const out: number[] = [];
+  const field = (b: Uint8Array) => out.push(b.length >> 8, b.length & 0xff, ...b);
+  const enc = new TextEncoder();
+  for (const e of entries) {
+    out.push(e.family >> 8, e.family & 0xff);
+    field(e.address);
+    field(enc.encode(e.number));
+    field(enc.encode(e.name));
+    field(e.data);
+  }
+  return new Uint8Array(out);
+}
+
+/** The entries for display `n`, made to match any host name. */
+export function wildEntries(entries: XauthEntry[], n: number): XauthEntry[] {
+  return entries.filter((e) => e.number === String(n)).map((e) => ({
+    ...e,
+    family: FAMILY_WILD,
+    address: new Uint8Array(),
+  }));
+}
+
+function xauth(args: string[], env: Record<string, string>): string {
+  let out: Deno.CommandOutput;
+  try {
+    out = new Deno.Command("xauth", { args, env, clearEnv: true, stdout: "piped", stderr: "piped" }).outputSync();
+  } catch {
+    throw new BblError("gui: x11 needs xauth, which is not installed (package xauth)");
+  }
+  if (!out.success) {
+    throw new BblError(`xauth ${args.join(" ")}: ${new TextDecoder().decode(out.stderr).trim().split("\n")[0]}`);
+  }
+  return new TextDecoder().decode(out.stdout);
+}
+
+export type XauthPlan =
+  | { kind: "untrusted" | "trusted"; display: number; file: string }
+  | { kind: "random"; display: number; file: string };
+
+/** Writes the authority file the plan names (mode 0600). `env`: the user's, for reaching the X server. */
+export function writeXauth(p: XauthPlan, env: Record<string, string>): void {
+  let entries: XauthEntry[];
+  if (p.kind === "random") {
+    const data = crypto.getRandomValues(new Uint8Array(16));
+    entries = [{
+      family: FAMILY_WILD,
+      address: new Uint8Array(),
+      number: String(p.display),
+      name: "MIT-MAGIC-COOKIE-1",
+      data,
+    }];
+  } else {
+    const clean = {
+      PATH: env.PATH ?? "/usr/bin:/bin",
+      HOME: env.HOME ?? "/",
+      ...(env.XAUTHORITY ? { XAUTHORITY: env.XAUTHORITY } : {}),
+    };
+    if (p.kind === "untrusted") {
+      const tmp = `${p.file}.gen`;
+      xauth(["-q", "-f", tmp, "generate", `:${p.display}`, ".", "untrusted", "timeout", "0"], {
+        ...clean,
+        DISPLAY: `:${p.display}`,
+      });
+      entries = wildEntries(parseNlist(xauth(["-f", tmp, "nlist"], clean)), p.display);
+      Deno.removeSync(tmp);
+    } else {
+      entries = wildEntries(parseNlist(xauth(["nlist", `:${p.display}`], clean)), p.display);
+    }
+    if (entries.length === 0) throw new BblError(`no X authority for display :${p.display} (is the X server running?)`);
+  }
+  Deno.writeFileSync(p.file, encodeXauth(entries), { mode: 0o600 });
+}

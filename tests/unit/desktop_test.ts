@@ -1,0 +1,225 @@
+/** Desktop support: parsing DISPLAY, WAYLAND_DISPLAY and the bus address; X authority files; the plan. */
+import assert from "node:assert/strict";
+import { freeDisplay, parseDisplay, waylandSocket } from "../../src/desktop/display.ts";
+import { encodeXauth, parseNlist, wildEntries } from "../../src/desktop/xauth.ts";
+import { proxyArgs, sessionBusSocket } from "../../src/desktop/dbus.ts";
+import { resolveDesktop } from "../../src/config/desktop.ts";
+import { mergeConfigs } from "../../src/config/merge.ts";
+import { parseConfig } from "../../src/config/schema.ts";
+import { DEFAULT_CONFIG } from "../../src/config/defaults.ts";
+import { buildPlan } from "../../src/plan/plan.ts";
+import { parseTemplate } from "../../src/plan/template.ts";
+import { readDefaultTemplate } from "../../src/plan/default_template.ts";
+import { allLayers } from "../../src/plan/tree.ts";
+import type { DesktopOptions } from "../../src/plan/options.ts";
+import { UsageError } from "../../src/errors.ts";
+import { fakeHost, host, runOptions } from "./fixtures.ts";
+
+Deno.test("DISPLAY and WAYLAND_DISPLAY: every form, and clear errors", () => {
+  assert.deepEqual(parseDisplay(":0"), { number: 0 });
+  assert.deepEqual(parseDisplay(":1.0"), { number: 1 });
+  assert.deepEqual(parseDisplay("unix:12"), { number: 12 });
+  assert.deepEqual(parseDisplay("host:10"), { number: 10, host: "host" });
+  assert.deepEqual(parseDisplay("localhost:10.0"), { number: 10, host: "localhost" });
+  assert.equal(parseDisplay(undefined), null);
+  assert.equal(parseDisplay(""), null);
+  assert.throws(() => parseDisplay("zero"), /DISPLAY=zero: not a display name/);
+  assert.equal(
+    waylandSocket({ WAYLAND_DISPLAY: "wayland-0", XDG_RUNTIME_DIR: "/run/user/5" }),
+    "/run/user/5/wayland-0",
+  );
+  assert.equal(waylandSocket({ WAYLAND_DISPLAY: "/tmp/w.sock" }), "/tmp/w.sock");
+  assert.equal(waylandSocket({}), null);
+  assert.throws(() => waylandSocket({ WAYLAND_DISPLAY: "wayland-0" }), /needs XDG_RUNTIME_DIR/);
+  assert.equal(freeDisplay(new Set([0, 10, 11, 13])), 12);
+});
+
+Deno.test("X authority: xauth's hex entries, rewritten to match any host, in the binary format", () => {
+  const nlist = "0100 0002 766d 0002 3433 0012 4d49542d4d414749432d434f4f4b49452d31 0004 0a0b0c0d\n" +
+    "0100 0002 766d 0001 35 0012 4d49542d4d414749432d434f4f4b49452d31 0001 ff\n";
+  const entries = parseNlist(nlist);
+  assert.equal(entries.length, 2);
+  assert.equal(entries[0].number, "43");
+  assert.equal(entries[0].name, "MIT-MAGIC-COOKIE-1");
+  const wild = wildEntries(entries, 43);
+  assert.equal(wild.length, 1);
+  assert.deepEqual(
+    [...encodeXauth(wild)],
+    [
+      0xff,
+      0xff,
+      0,
+      0,
+      0,
+      2,
+      0x34,
+      0x33,
+      0,
+      18,
+      ...new TextEncoder().encode("MIT-MAGIC-COOKIE-1"),
+      0,
+      4,
+      10,
+      11,
+      12,
+      13,
+    ],
+  );
+});
+
+Deno.test("session bus: the socket from its address; the proxy's policy", () => {
+  assert.equal(sessionBusSocket({ DBUS_SESSION_BUS_ADDRESS: "unix:path=/run/user/1/bus" }), "/run/user/1/bus");
+  assert.equal(sessionBusSocket({ DBUS_SESSION_BUS_ADDRESS: "unix:guid=x,path=/a%20b;tcp:host=h" }), "/a b");
+  assert.equal(sessionBusSocket({ XDG_RUNTIME_DIR: "/run/user/7" }), "/run/user/7/bus");
+  assert.throws(() => sessionBusSocket({ DBUS_SESSION_BUS_ADDRESS: "unix:abstract=/tmp/dbus-x" }), /socket path/);
+  assert.deepEqual(proxyArgs("/up", "/down", { talk: ["org.a.B"], own: ["org.a.App"], see: [] }), [
+    "xdg-dbus-proxy",
+    "unix:path=/up",
+    "/down",
+    "--filter",
+    "--talk=org.freedesktop.portal.*",
+    "--talk=org.freedesktop.Notifications",
+    "--talk=org.a.B",
+    "--own=org.a.App",
+  ]);
+});
+
+const desktop = (yaml: string, env: Record<string, string>, paths: string[]) =>
+  resolveDesktop(
+    mergeConfigs([
+      { from: { label: "defaults", dir: "/" }, config: DEFAULT_CONFIG },
+      { from: { label: "c.yaml", dir: "/" }, config: parseConfig(yaml, "c.yaml") },
+    ]),
+    fakeHost(env, paths),
+  );
+
+Deno.test("desktop options: what is asked must be there", () => {
+  const rt = { XDG_RUNTIME_DIR: "/run/user/1000" };
+  const wl = ["/run/user/1000/wayland-0"], x = ["/tmp/.X11-unix/X0"];
+  assert.deepEqual(desktop("gui: auto", { ...rt, WAYLAND_DISPLAY: "wayland-0", DISPLAY: ":0" }, [...wl, ...x]).gui, {
+    mode: "wayland",
+    socket: "/run/user/1000/wayland-0",
+  });
+  assert.deepEqual(desktop("gui: auto", { DISPLAY: ":0" }, x).gui, { mode: "x11", display: 0, trusted: false });
+  assert.deepEqual(desktop("gui: x11\nx11_trusted: true", { DISPLAY: ":0" }, x).gui, {
+    mode: "x11",
+    display: 0,
+    trusted: true,
+  });
+  assert.deepEqual(desktop("gui: xephyr", { DISPLAY: ":0" }, [...x, "/home/alice/.Xauthority"]).gui, {
+    mode: "xephyr",
+    hostDisplay: 0,
+    display: 11,
+    hostXauthority: "/home/alice/.Xauthority",
+  });
+  const d = desktop("gui: none\ndbus: filter\ndbus_talk: [org.kde.*]\naudio: pulse\ngpu: true", rt, [
+    "/run/user/1000/bus",
+    "/run/user/1000/pulse/native",
+    "/dev/dri/renderD128",
+    "/dev/dri/card0",
+  ]);
+  assert.deepEqual(d.dbus, { mode: "filter", socket: "/run/user/1000/bus", talk: ["org.kde.*"], own: [], see: [] });
+  assert.deepEqual(d.audio, { mode: "pulse", socket: "/run/user/1000/pulse/native", cookie: null });
+  assert.deepEqual(d.devices, ["dri/renderD128"]);
+  assert.deepEqual(d.themes, [], "no display, no fonts and themes");
+  assert.deepEqual(desktop("gui: x11", { DISPLAY: ":0" }, [...x, "/home/alice/.fonts/a.ttf"]).themes, [
+    "/home/alice/.fonts",
+  ]);
+  const cases: [string, Record<string, string>, string[], RegExp][] = [
+    ["gui: x11", {}, [], /gui: x11: DISPLAY is not set/],
+    ["gui: x11", { DISPLAY: "remote:3" }, [], /network display/],
+    ["gui: x11", { DISPLAY: ":5" }, [], /no X server socket at \/tmp\/.X11-unix\/X5/],
+    ["gui: wayland", rt, [], /WAYLAND_DISPLAY is not set/],
+    ["gui: wayland", { ...rt, WAYLAND_DISPLAY: "w" }, [], /no compositor socket at \/run\/user\/1000\/w/],
+    ["gui: auto", {}, [], /auto: neither WAYLAND_DISPLAY nor DISPLAY/],
+    ["dbus: host", rt, [], /no session bus socket at \/run\/user\/1000\/bus/],
+    ["audio: pipewire", rt, [], /pipewire: no socket at \/run\/user\/1000\/pipewire-0/],
+    ["gpu: true", {}, [], /no GPU render node/],
+  ];
+  for (const [yaml, env, paths, msg] of cases) {
+    assert.throws(
+      () => desktop(yaml, env, paths),
+      (e: unknown) => e instanceof UsageError && msg.test(e.message),
+      yaml,
+    );
+  }
+});
+
+const plan = (d: Partial<DesktopOptions>) => {
+  const p = buildPlan(
+    runOptions({
+      desktop: {
+        gui: { mode: "none" },
+        dbus: { mode: "none" },
+        audio: { mode: "none" },
+        devices: [],
+        themes: [],
+        ...d,
+      },
+    }),
+    host,
+    parseTemplate(readDefaultTemplate(), "default.yaml"),
+  );
+  return { p, L: Object.fromEntries(allLayers(p.root).map((l) => [l.name, l])) };
+};
+
+Deno.test("desktop plan: X11, Xephyr, Wayland, the bus, sound and GPU land where they should", () => {
+  const x = plan({ gui: { mode: "x11", display: 0, trusted: false }, themes: ["/home/alice/.fonts"] });
+  const dir = "/run/user/1000/bbl/ls-4242";
+  assert.deepEqual(x.p.xauth, { kind: "untrusted", display: 0, file: `${dir}/Xauthority` });
+  assert.ok(
+    x.L.layer3.fs.some((f) =>
+      f.kind === "bind" && f.src === "/zrootfs/tmp/.X11-unix/X0" && f.dest === "/tmp/.X11-unix/X0"
+    ),
+  );
+  assert.ok(x.L.layer3.fs.some((f) => f.kind === "robind" && f.dest === "/run/user/1000/Xauthority"));
+  assert.ok(x.L.layer3.fs.some((f) => f.kind === "robind" && f.dest === "/home/alice/.fonts" && f.optional));
+  assert.equal(x.L.layer4.app!.env.DISPLAY, ":0");
+  assert.equal(x.L.layer4.app!.env.XAUTHORITY, "/run/user/1000/Xauthority");
+  assert.match(x.L.layer4.app!.env.PATH, /^\/sbxdir\/bin:/);
+  assert.match(x.L.layer3.sbxBin!["xdg-open"], /the app asks to open/);
+  assert.equal(x.L.layer2a, undefined, "no trusted helper needed");
+
+  const xe = plan({ gui: { mode: "xephyr", hostDisplay: 0, display: 12, hostXauthority: "/home/alice/.Xauthority" } });
+  const xephyr = xe.L.layer2a.helpers[0];
+  assert.deepEqual(xephyr.run.slice(0, 4), ["Xephyr", ":12", "-auth", `/zrootfs${dir}/Xauthority`]);
+  assert.ok(xephyr.run.includes("local"), "no abstract socket in the host's network namespace");
+  assert.deepEqual(xephyr.wait, { socket: "/tmp/.X11-unix/X12" });
+  assert.equal(xe.L.layer2a.env.DISPLAY, ":0");
+  assert.equal(xe.L.layer2a.env.XAUTHORITY, "/zrootfs/home/alice/.Xauthority");
+  assert.ok(xe.L.layer2.fs.some((f) => f.kind === "tmpfs" && f.dest === "/tmp"));
+  assert.ok(
+    xe.L.layer2.fs.some((f) => f.kind === "bind" && f.src === "/tmp/.X11-unix/X0" && f.dest === "/tmp/.X11-unix/X0"),
+  );
+  assert.ok(
+    xe.L.layer3.fs.some((f) => f.kind === "bind" && f.src === "/tmp/.X11-unix/X12"),
+    "from the host layer's /tmp",
+  );
+  assert.equal(xe.p.xauth?.kind, "random");
+
+  const w = plan({ gui: { mode: "wayland", socket: "/run/user/1000/wayland-1" } });
+  assert.ok(w.L.layer3.fs.some((f) => f.kind === "bind" && f.dest === "/run/user/1000/wayland-1"));
+  assert.equal(w.L.layer4.app!.env.WAYLAND_DISPLAY, "wayland-1");
+  assert.equal(w.L.layer4.app!.env.DISPLAY, undefined);
+
+  const bus = { socket: "/run/user/1000/bus", talk: [], own: [], see: [] };
+  const f = plan({
+    dbus: { mode: "filter", ...bus },
+    audio: { mode: "pipewire", socket: "/run/user/1000/pipewire-0" },
+    devices: ["dri/renderD128"],
+  });
+  assert.equal(f.L.layer2a.helpers[0].run[0], "xdg-dbus-proxy");
+  assert.equal(f.L.layer2a.helpers[0].run[1], "unix:path=/zrootfs/run/user/1000/bus");
+  assert.ok(
+    f.L.layer3.fs.some((o) =>
+      o.kind === "bind" && o.src === "/sbxdir/temp/bbl-dbus-proxy" && o.dest === "/run/user/1000/bus"
+    ),
+  );
+  assert.equal(f.L.layer4.app!.env.DBUS_SESSION_BUS_ADDRESS, "unix:path=/run/user/1000/bus");
+  assert.ok(f.L.layer3.fs.some((o) => o.kind === "robind" && o.dest === "/run/user/1000/pipewire-0"));
+  for (const l of ["layer2", "layer3"]) {
+    assert.ok(f.L[l].fs.some((o) => o.kind === "dev" && o.extra?.includes("dri/renderD128")), l);
+  }
+  const h = plan({ dbus: { mode: "host", ...bus } });
+  assert.ok(h.L.layer3.fs.some((o) => o.kind === "bind" && o.src === "/zrootfs/run/user/1000/bus"));
+});
