@@ -141,8 +141,13 @@ export interface Running {
  * Starts `bbl ARGS` in the background as the test user and resolves once its stdout has shown
  * `ready`. setpriv and env exec in place, so `child.pid` is the launcher itself.
  */
-export async function startBbl(args: string[], home: string, ready = "ready"): Promise<Running> {
-  const argv = bblArgv(args, userEnv(home));
+export async function startBbl(
+  args: string[],
+  home: string,
+  ready = "ready",
+  env: Record<string, string> = {},
+): Promise<Running> {
+  const argv = bblArgv(args, userEnv(home, env));
   const child = new Deno.Command(argv[0], { args: argv.slice(1), stdout: "piped", stderr: "null", clearEnv: true })
     .spawn();
   const reader = child.stdout.getReader();

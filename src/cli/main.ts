@@ -191,6 +191,11 @@ async function run(raw: RawRunOptions, args: string[], head: string[]): Promise<
     console.log(`wrote ${file}`);
     return 0;
   }
+  if (opts.desktop.dbus.mode === "host") {
+    console.error(
+      "bbl: warning: dbus: host gives the app the real session bus (it can start programs, ask for secrets)",
+    );
+  }
   // A terminal on stdin: the sandbox gets a pty of its own, relayed (src/sys/pty.ts).
   const pty = Deno.stdin.isTerminal() ? openPty() : null;
   const withTty = { ...host, tty: pty?.slavePath ?? null };

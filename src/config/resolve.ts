@@ -12,6 +12,8 @@ import { defaultName } from "./load.ts";
 import { type DesktopHost, resolveDesktop } from "./desktop.ts";
 import { findTool } from "../host.ts";
 import { displaysInUse } from "../desktop/display.ts";
+import { instanceBase } from "../instance.ts";
+import { libc } from "../sys/libc.ts";
 import { UsageError } from "../errors.ts";
 import { type Policy, policyWith } from "../seccomp/policy.ts";
 import { parsePolicy } from "../seccomp/file.ts";
@@ -60,7 +62,7 @@ export const hostView = (env: Record<string, string>, home: string, cwd: string)
     }
   },
   tool: findTool,
-  displaysInUse,
+  displaysInUse: () => displaysInUse(instanceBase(env, libc.getuid())),
 });
 
 /** Destinations bbl owns or builds itself. */

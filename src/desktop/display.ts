@@ -31,9 +31,22 @@ export function waylandSocket(env: Record<string, string>): string | null {
   return `${rt}/${w}`;
 }
 
-/** X display numbers in use: sockets and lock files in /tmp, and abstract sockets. */
-export function displaysInUse(): Set<number> {
+/** The file in an instance directory that holds its Xephyr's display number (see displaysInUse). */
+export const XEPHYR_DISPLAY_FILE = "xephyr-display";
+
+/**
+ * X display numbers in use: sockets and lock files in /tmp, abstract sockets, and the displays of
+ * this user's other sandboxes' Xephyrs (private to them, so seen only in `instanceBase`).
+ */
+export function displaysInUse(instanceBase: string): Set<number> {
   const used = new Set<number>();
+  try {
+    for (const e of Deno.readDirSync(instanceBase)) {
+      try {
+        used.add(Number(Deno.readTextFileSync(`${instanceBase}/${e.name}/${XEPHYR_DISPLAY_FILE}`)));
+      } catch { /* not an Xephyr sandbox */ }
+    }
+  } catch { /* no sandboxes */ }
   try {
     for (const e of Deno.readDirSync("/tmp/.X11-unix")) {
       const m = e.name.match(/^X(\d+)$/);

@@ -6,6 +6,7 @@
  * differs, and a local entry would not match.
  */
 import { BblError } from "../errors.ts";
+import { XEPHYR_DISPLAY_FILE } from "./display.ts";
 
 export interface XauthEntry {
   family: number;
@@ -72,6 +73,8 @@ export type XauthPlan =
 export function writeXauth(p: XauthPlan, env: Record<string, string>): void {
   let entries: XauthEntry[];
   if (p.kind === "random") {
+    // The display is this sandbox's from now on (other runs of bbl skip it).
+    Deno.writeTextFileSync(`${p.file.replace(/\/[^/]+$/, "")}/${XEPHYR_DISPLAY_FILE}`, String(p.display));
     const data = crypto.getRandomValues(new Uint8Array(16));
     entries = [{
       family: FAMILY_WILD,

@@ -1,0 +1,293 @@
+/**
+ * Desktop apps, end to end as the unprivileged test user, against real servers (tests/desktop_servers.ts):
+ * X11 through an untrusted cookie, a nested Xephyr, Wayland, a filtered session bus, sound sockets,
+ * fonts, the GPU, xdg-open. Screenshots go to a directory each test prints.
+ */
+import assert from "node:assert/strict";
+import { bbl, readRest, startBbl, user, userTempDir, writeAsUser } from "../helpers.ts";
+import { runtimeDir, startBus, startSocket, startWeston, startXvfb, type Xserver } from "../desktop_servers.ts";
+
+const SHOTS = "/tmp/bbl-test-screenshots";
+
+async function withX(fn: (x: Xserver, home: string) => Promise<void>): Promise<void> {
+  const dir = userTempDir("bbl-x-"), home = userTempDir("bbl-home-");
+  const x = await startXvfb(dir);
+  try {
+    await fn(x, home);
+  } finally {
+    await x.stop();
+    Deno.removeSync(dir, { recursive: true });
+    Deno.removeSync(home, { recursive: true });
+  }
+}
+
+/** A screenshot of the whole X display, kept for people to look at. */
+async function screenshot(x: Xserver, name: string): Promise<string> {
+  Deno.mkdirSync(SHOTS, { recursive: true });
+  const file = `${SHOTS}/${name}.xwd`;
+  const r = await x.client(["xwd", "-root", "-silent", "-out", file]);
+  assert.equal(r.code, 0, r.out);
+  assert.ok(Deno.statSync(file).size > 1024 * 768, "a full-screen image");
+  console.log(`screenshot: ${file}`);
+  return file;
+}
+
+/** Top-level windows of the host X display, by name. */
+async function topWindows(x: Xserver): Promise<string> {
+  return (await x.client(["xwininfo", "-root", "-children"])).out;
+}
+
+Deno.test("gui x11: the app draws on your X server through an untrusted cookie", async () => {
+  await withX(async (x, home) => {
+    const env = { DISPLAY: `:${x.display}`, XAUTHORITY: x.xauthority };
+    // A window of yours (trusted), which the app must not be able to read.
+    const mine = new Deno.Command("xlogo", { env: { ...env, PATH: "/usr/bin" }, stdout: "null", stderr: "null" })
+      .spawn();
+    try {
+      let id = "";
+      for (let i = 0; i < 100 && !id; i++) {
+        id = (await topWindows(x)).match(/(0x[0-9a-f]+) "xlogo"/)?.[1] ?? "";
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(id, "xlogo is up");
+      const app = await startBbl(
+        [
+          "--gui",
+          "x11",
+          "--",
+          "/bin/sh",
+          "-c",
+          `xeyes & xwd -id ${id} -silent >/dev/null 2>&1 && echo READ-YOUR-WINDOW;` +
+          "xdpyinfo | grep -c -E '^ +(XTEST|XInputExtension)$'; echo ready; wait",
+        ],
+        home,
+        "ready",
+        env,
+      );
+      try {
+        assert.match(app.output, /^0\nready/m, "no input injection extensions, your window unreadable");
+        assert.doesNotMatch(app.output, /READ-YOUR-WINDOW/);
+        let top = "";
+        for (let i = 0; i < 100 && !/"xeyes"/.test(top); i++) {
+          top = await topWindows(x);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.match(top, /"xeyes"/, "the app's window is on your display");
+        await screenshot(x, "x11-untrusted");
+      } finally {
+        app.child.kill("SIGTERM");
+        await app.child.status;
+        await readRest(app.reader);
+      }
+      // With the host cookie, on request, it can (that is what trusted means).
+      writeAsUser(`${home}/.config/bbl/default.yaml`, "x11_trusted: true\n");
+      const t2 = await bbl(["--gui", "x11", "--", "/bin/sh", "-c", `xwd -id ${id} -silent >/dev/null && echo read`], {
+        home,
+        env,
+      });
+      assert.equal(t2.stdout, "read\n", t2.stderr);
+    } finally {
+      mine.kill("SIGTERM");
+      await mine.status;
+    }
+  });
+});
+
+Deno.test("gui xephyr: the app lands on a nested server of its own; two at once; your X server unreachable", async () => {
+  await withX(async (x, home) => {
+    const env = { DISPLAY: `:${x.display}`, XAUTHORITY: x.xauthority };
+    const script = 'xeyes & echo display=$DISPLAY; python3 -c "import socket; s=socket.socket(socket.AF_UNIX)\n' +
+      `try:\n  s.connect(b'\\\\0/tmp/.X11-unix/X${x.display}'); print('REACHED-HOST-X')\nexcept OSError: print('host-x-unreachable')\";` +
+      ` test -e /tmp/.X11-unix/X${x.display} && echo HOST-SOCKET; echo ready; wait`;
+    const one = await startBbl(["--gui", "xephyr", "--name", "one", "--", "/bin/sh", "-c", script], home, "ready", env);
+    const two = await startBbl(["--gui", "xephyr", "--name", "two", "--", "/bin/sh", "-c", script], home, "ready", env);
+    try {
+      for (const r of [one, two]) {
+        assert.match(r.output, /host-x-unreachable/);
+        assert.doesNotMatch(r.output, /REACHED-HOST-X|HOST-SOCKET/);
+      }
+      const d1 = one.output.match(/display=:(\d+)/)![1], d2 = two.output.match(/display=:(\d+)/)![1];
+      assert.notEqual(d1, d2, "each instance its own display number");
+      assert.notEqual(d1, String(x.display));
+      let top = "";
+      for (let i = 0; i < 100 && !(/"bbl: one"/.test(top) && /"bbl: two"/.test(top)); i++) {
+        top = await topWindows(x);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.match(top, /"bbl: one"/);
+      assert.match(top, /"bbl: two"/);
+      assert.doesNotMatch(top, /"xeyes"/, "the apps' windows are inside the nested servers, not on yours");
+      await screenshot(x, "xephyr-two-instances");
+    } finally {
+      for (const r of [one, two]) {
+        r.child.kill("SIGTERM");
+        await r.child.status;
+        await readRest(r.reader);
+      }
+    }
+    // And with no display at all (the default), the host's abstract X socket is out of reach too.
+    const none = await bbl([
+      "--",
+      "python3",
+      "-c",
+      `import socket; s=socket.socket(socket.AF_UNIX)
+try:
+  s.connect(b'\\0/tmp/.X11-unix/X${x.display}'); print('REACHED')
+except OSError as e: print('unreachable')`,
+    ], { home, env });
+    assert.equal(none.stdout, "unreachable\n", none.stderr);
+    const outside = await new Deno.Command("python3", {
+      args: [
+        "-c",
+        `import socket; s=socket.socket(socket.AF_UNIX); s.connect(b'\\0/tmp/.X11-unix/X${x.display}'); print('ok')`,
+      ],
+      stdout: "piped",
+    }).output();
+    assert.equal(new TextDecoder().decode(outside.stdout), "ok\n", "the socket is real: reachable from outside");
+  });
+});
+
+Deno.test("gui wayland: the compositor's socket under the same name, and no X11", async () => {
+  const rt = runtimeDir(), home = userTempDir("bbl-home-");
+  const w = await startWeston(rt);
+  try {
+    const r = await bbl(
+      ["--gui", "wayland", "--", "/bin/sh", "-c", 'echo "$WAYLAND_DISPLAY [$DISPLAY]"; wayland-info'],
+      {
+        home,
+        env: { XDG_RUNTIME_DIR: rt, WAYLAND_DISPLAY: "wayland-bbl", DISPLAY: ":0" },
+      },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^wayland-bbl \[\]$/m);
+    assert.match(r.stdout, /interface: 'wl_compositor'/);
+  } finally {
+    await w.stop();
+    Deno.removeSync(rt, { recursive: true });
+    Deno.removeSync(home, { recursive: true });
+  }
+});
+
+Deno.test("dbus filter: portals and notifications reachable, systemd and a terminal not; host: everything", async () => {
+  const rt = runtimeDir(), home = userTempDir("bbl-home-");
+  const names = [
+    "org.freedesktop.portal.Desktop",
+    "org.freedesktop.Notifications",
+    "org.freedesktop.systemd1",
+    "org.gnome.Terminal",
+  ];
+  const bus = await startBus(rt, names);
+  const call = (n: string) =>
+    `gdbus call --session --dest ${n} --object-path / --method org.example.Any >/dev/null 2>&1 && echo "yes ${n}" || echo "no ${n}";`;
+  try {
+    const env = { XDG_RUNTIME_DIR: rt, DBUS_SESSION_BUS_ADDRESS: `unix:path=${rt}/bus` };
+    const filtered = await bbl(["--dbus", "filter", "--", "/bin/sh", "-c", names.map(call).join("")], { home, env });
+    assert.equal(filtered.code, 0, filtered.stderr);
+    assert.equal(
+      filtered.stdout,
+      "yes org.freedesktop.portal.Desktop\nyes org.freedesktop.Notifications\nno org.freedesktop.systemd1\nno org.gnome.Terminal\n",
+    );
+    const more = await bbl(["--dbus", "filter", "--", "/bin/sh", "-c", call("org.gnome.Terminal")], {
+      home,
+      env,
+    });
+    assert.equal(more.stdout, "no org.gnome.Terminal\n");
+    writeAsUser(`${home}/.config/bbl/default.yaml`, "dbus_talk: [org.gnome.Terminal]\n");
+    const listed = await bbl(["--dbus", "filter", "--", "/bin/sh", "-c", call("org.gnome.Terminal")], { home, env });
+    assert.equal(listed.stdout, "yes org.gnome.Terminal\n", "extended by dbus_talk");
+    const host = await bbl(["--dbus", "host", "--", "/bin/sh", "-c", call("org.freedesktop.systemd1")], { home, env });
+    assert.equal(host.stdout, "yes org.freedesktop.systemd1\n");
+    assert.match(host.stderr, /warning: .*the real session bus/);
+    const none = await bbl(
+      ["--", "/bin/sh", "-c", call("org.freedesktop.portal.Desktop") + " ls /run/user/*/bus 2>&1"],
+      {
+        home,
+        env,
+      },
+    );
+    assert.match(none.stdout, /^no org.freedesktop.portal.Desktop\n.*No such file/);
+    // xdg-open hands the link to the portal when the bus is filtered, and prints it otherwise.
+    const xa = userTempDir("bbl-x-");
+    const x = await startXvfb(xa);
+    try {
+      const xenv = { ...env, DISPLAY: `:${x.display}`, XAUTHORITY: x.xauthority };
+      const viaPortal = await bbl(["--gui", "x11", "--dbus", "filter", "--", "xdg-open", "https://example.org/"], {
+        home,
+        env: xenv,
+      });
+      assert.equal(viaPortal.code, 0, viaPortal.stderr);
+      assert.doesNotMatch(viaPortal.stderr, /asks to open/);
+      const printed = await bbl(["--gui", "x11", "--", "xdg-open", "https://example.org/"], { home, env: xenv });
+      assert.match(printed.stderr, /the app asks to open: https:\/\/example.org\//);
+    } finally {
+      await x.stop();
+      Deno.removeSync(xa, { recursive: true });
+    }
+  } finally {
+    await bus.stop();
+    Deno.removeSync(rt, { recursive: true });
+    Deno.removeSync(home, { recursive: true });
+  }
+});
+
+Deno.test("audio: the sound server's socket only when asked; fonts when present; the GPU or a clear error", async () => {
+  const rt = runtimeDir(), home = userTempDir("bbl-home-");
+  const pulse = await startSocket(`${rt}/pulse/native`);
+  const connect = 'python3 -c "import socket,os; s=socket.socket(socket.AF_UNIX); ' +
+    "s.connect(os.environ['PULSE_SERVER'][5:]); print(s.recv(5).decode())\"";
+  try {
+    const env = { XDG_RUNTIME_DIR: rt };
+    const none = await bbl(["--", "/bin/sh", "-c", `ls /run/user/${user.uid}; echo "[$PULSE_SERVER]"`], { home, env });
+    assert.equal(none.stdout, "[]\n", none.stderr);
+    const asked = await bbl(["--audio", "pulse", "--", "/bin/sh", "-c", connect], { home, env });
+    assert.equal(asked.stdout, "hello\n", asked.stderr);
+    const pw = await bbl(["--audio", "pipewire", "--", "true"], { home, env });
+    assert.equal(pw.code, 125);
+    assert.match(pw.stderr, /pipewire: no socket at/);
+  } finally {
+    await pulse.stop();
+    Deno.removeSync(rt, { recursive: true });
+  }
+  await withX(async (x, xhome) => {
+    writeAsUser(`${xhome}/.fonts/Mine.ttf`, "font");
+    const env = { DISPLAY: `:${x.display}`, XAUTHORITY: x.xauthority };
+    const r = await bbl([
+      "--gui",
+      "x11",
+      "--",
+      "/bin/sh",
+      "-c",
+      "cat ~/.fonts/Mine.ttf; touch ~/.fonts/x 2>/dev/null || echo ro",
+    ], {
+      home: xhome,
+      env,
+    });
+    assert.equal(r.stdout, "fontro\n", r.stderr);
+    const bare = await bbl(["--gui", "x11", "--", "true"], { env });
+    assert.equal(bare.code, 0, "no fonts or themes at all is fine");
+  });
+  let nodes: string[] = [];
+  try {
+    nodes = [...Deno.readDirSync("/dev/dri")].map((e) => e.name).filter((n) => n.startsWith("renderD"));
+  } catch { /* no GPU */ }
+  const gpu = await bbl(["--gpu", "--", "/bin/sh", "-c", "ls /dev/dri; ls /dev"], { home });
+  if (nodes.length === 0) {
+    assert.equal(gpu.code, 125);
+    assert.match(gpu.stderr, /no GPU render node/);
+  } else {
+    assert.equal(gpu.code, 0, gpu.stderr);
+    assert.match(gpu.stdout, new RegExp(`^${nodes[0]}$`, "m"));
+    assert.doesNotMatch(gpu.stdout, /^card\d/m, "render nodes only");
+  }
+  Deno.removeSync(home, { recursive: true });
+});
+
+Deno.test("gui asked without a display is a clear error; no gui needs none", async () => {
+  const r = await bbl(["--gui", "x11", "--", "true"]);
+  assert.equal(r.code, 125);
+  assert.match(r.stderr, /gui: x11: DISPLAY is not set/);
+  const w = await bbl(["--gui", "wayland", "--", "true"], { env: { XDG_RUNTIME_DIR: "/nonexistent" } });
+  assert.match(w.stderr, /WAYLAND_DISPLAY is not set/);
+  const plain = await bbl(["--", "/bin/sh", "-c", 'echo "[$DISPLAY][$WAYLAND_DISPLAY]"'], { env: { DISPLAY: ":0" } });
+  assert.equal(plain.stdout, "[][]\n");
+});
