@@ -243,4 +243,7 @@ Deno.test("the README's example configuration is valid", () => {
   const c = parseConfig(example[1], "README.md");
   assert.equal(c.home, "persist");
   assert.equal(c.mounts?.length, 3);
+  const gui = readme.match(/```yaml\n(gui: auto[^]*?)```/);
+  assert.ok(gui, "the GUI example is in the README");
+  assert.equal(parseConfig(gui[1], "README.md").dbus, "filter");
 });
