@@ -43,13 +43,15 @@ function need(h: DesktopHost, tool: string, pkg: string, label: string): void {
   if (!h.tool(tool)) throw new UsageError(`${label} needs ${tool}, which is not installed (package ${pkg})`);
 }
 
-function resolveGui(m: Merged, h: DesktopHost): GuiSetting {
+function resolveGui(m: Merged, h: DesktopHost, app: boolean): GuiSetting {
   const s = m.scalars.gui;
   let mode = s?.value ?? "none";
   const label = at(s, "gui");
-  if (mode === "none") return { mode: "none" };
   const wayland = waylandSocket(h.env);
   const display = parseDisplay(h.env.DISPLAY);
+  // An AppImage is a desktop app: unless told otherwise, it gets the display there is, if any.
+  if (app && (!s || s.from.label === "defaults")) mode = (wayland && h.exists(wayland)) || display ? "auto" : "none";
+  if (mode === "none") return { mode: "none" };
   if (mode === "auto") {
     mode = wayland && h.exists(wayland) ? "wayland" : display ? "x11" : "none";
     if (mode === "none") throw new UsageError(`${label}: auto: neither WAYLAND_DISPLAY nor DISPLAY names a display`);
@@ -82,8 +84,9 @@ function resolveGui(m: Merged, h: DesktopHost): GuiSetting {
   };
 }
 
-export function resolveDesktop(m: Merged, h: DesktopHost): DesktopOptions {
-  const gui = resolveGui(m, h);
+/** `app`: the run is an AppImage's (its default display is the one there is, not none). */
+export function resolveDesktop(m: Merged, h: DesktopHost, app = false): DesktopOptions {
+  const gui = resolveGui(m, h, app);
   const dbusMode = m.scalars.dbus?.value ?? "none";
   let dbus: DesktopOptions["dbus"] = { mode: "none" };
   if (dbusMode !== "none") {

@@ -270,7 +270,7 @@ export function resolveConfig(
     stateDir: home.mode === "persist" || home.mode === "overlay" ? `${realBase ?? base}/${name}` : null,
     cwd,
     mounts: protectConfigs(m, resolveMounts(m, h), cwd ? h.cwd : null, home, h),
-    desktop: resolveDesktop(m, h),
+    desktop: resolveDesktop(m, h, appimage !== undefined),
     appimages: resolveAppImages(m, h, appimage === undefined ? [] : [appImageRequest(name, appimage, h)]),
     neverAccess: [...neverAccess],
     net: sc.net?.value ?? "none",

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { bbl, readRest, startBbl, user, userTempDir, writeAsUser } from "../helpers.ts";
+import { buildAppImage } from "../appimage_fixture.ts";
 import { runtimeDir, startBus, startSocket, startWeston, startXvfb, type Xserver } from "../desktop_servers.ts";
 
 const SHOTS = "/tmp/bbl-test-screenshots";
@@ -290,4 +291,27 @@ Deno.test("gui asked without a display is a clear error; no gui needs none", asy
   assert.match(w.stderr, /WAYLAND_DISPLAY is not set/);
   const plain = await bbl(["--", "/bin/sh", "-c", 'echo "[$DISPLAY][$WAYLAND_DISPLAY]"'], { env: { DISPLAY: ":0" } });
   assert.equal(plain.stdout, "[][]\n");
+});
+
+Deno.test("an AppImage gets the display there is, untrusted, without being told", async () => {
+  await withX(async (x, home) => {
+    const dir = userTempDir("bbl-appimages-");
+    try {
+      const image = buildAppImage(
+        dir,
+        "Viewer.AppImage",
+        {
+          AppRun: "#!/bin/sh\nxdpyinfo | grep -E '^(name of display|number of extensions)'\n",
+        },
+        "gzip",
+        Deno.uid() === 0 ? user : undefined,
+      );
+      const r = await bbl(["--appimage", image], { home, env: { DISPLAY: `:${x.display}`, XAUTHORITY: x.xauthority } });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`^name of display: +:${x.display}$`, "m"));
+      assert.match(r.stdout, /^number of extensions: +2$/m, "the untrusted cookie");
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  });
 });

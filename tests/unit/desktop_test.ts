@@ -84,13 +84,14 @@ Deno.test("session bus: the socket from its address; the proxy's policy", () => 
   ]);
 });
 
-const desktop = (yaml: string, env: Record<string, string>, paths: string[]) =>
+const desktop = (yaml: string, env: Record<string, string>, paths: string[], app = false) =>
   resolveDesktop(
     mergeConfigs([
       { from: { label: "defaults", dir: "/" }, config: DEFAULT_CONFIG },
       { from: { label: "c.yaml", dir: "/" }, config: parseConfig(yaml, "c.yaml") },
     ]),
     fakeHost(env, paths),
+    app,
   );
 
 Deno.test("desktop options: what is asked must be there", () => {
@@ -101,6 +102,11 @@ Deno.test("desktop options: what is asked must be there", () => {
     socket: "/run/user/1000/wayland-0",
   });
   assert.deepEqual(desktop("gui: auto", { DISPLAY: ":0" }, x).gui, { mode: "x11", display: 0, trusted: false });
+  // An AppImage gets the display there is unless its configuration says; a plain command none.
+  assert.equal(desktop("", { DISPLAY: ":0" }, x, true).gui.mode, "x11");
+  assert.equal(desktop("", {}, [], true).gui.mode, "none");
+  assert.equal(desktop("gui: none", { DISPLAY: ":0" }, x, true).gui.mode, "none");
+  assert.equal(desktop("", { DISPLAY: ":0" }, x).gui.mode, "none");
   assert.deepEqual(desktop("gui: x11\nx11_trusted: true", { DISPLAY: ":0" }, x).gui, {
     mode: "x11",
     display: 0,
