@@ -81,6 +81,7 @@ function resolveGui(m: Merged, h: DesktopHost, app: boolean): GuiSetting {
     hostDisplay: display.number,
     display: freeDisplay(h.displaysInUse()),
     hostXauthority: h.exists(xa) ? xa : null,
+    ...(m.scalars.xephyr_wm ? { wm: m.scalars.xephyr_wm.value } : {}),
   };
 }
 

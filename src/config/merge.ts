@@ -39,6 +39,7 @@ export const SCALAR_KEYS = [
   "see_real_hw",
   "gui",
   "x11_trusted",
+  "xephyr_wm",
   "dbus",
   "audio",
   "gpu",

@@ -45,6 +45,8 @@ export interface Config {
   gui?: typeof GUI_MODES[number];
   /** x11: the host's own cookie instead of an untrusted one. */
   x11_trusted?: boolean;
+  /** xephyr: a window manager to run on the nested display (command and arguments), untrusted like the app. */
+  xephyr_wm?: string[];
   dbus?: typeof DBUS_MODES[number];
   /** dbus: filter: bus names the app may also talk to, own, or see. */
   dbus_talk?: string[];
@@ -75,6 +77,7 @@ export const KEYS = [
   "see_real_hw",
   "gui",
   "x11_trusted",
+  "xephyr_wm",
   "dbus",
   "dbus_talk",
   "dbus_own",
@@ -227,6 +230,10 @@ export function checkConfig(data: unknown, y: ConfigSource): Config {
   if ("gui" in c) oneOf(["gui"], c.gui, GUI_MODES);
   if ("dbus" in c) oneOf(["dbus"], c.dbus, DBUS_MODES);
   if ("audio" in c) oneOf(["audio"], c.audio, AUDIO_MODES);
+  if ("xephyr_wm" in c) {
+    strList(["xephyr_wm"], c.xephyr_wm);
+    if ((c.xephyr_wm as string[]).length === 0) fail(["xephyr_wm"], "expected [command, arguments...]");
+  }
   for (const k of ["dbus_talk", "dbus_own", "dbus_see"]) {
     if (k in c) {
       strList([k], c[k], (p, s) => {

@@ -135,3 +135,9 @@ export function xdgOpenScript(d: DesktopOptions): string {
     "",
   ].join("\n");
 }
+
+/** Untrusted helpers beside the app (its trust level, its seccomp policy): Xephyr's window manager. */
+export function untrustedHelpers(d: DesktopOptions, uid: number): { helpers: Helper[]; env: Record<string, string> } {
+  if (d.gui.mode !== "xephyr" || !d.gui.wm) return { helpers: [], env: {} };
+  return { helpers: [{ run: d.gui.wm }], env: appEnv(d, uid) };
+}

@@ -35,7 +35,7 @@ export type GuiSetting =
   /** The host's X server; an untrusted cookie unless `trusted`. */
   | { mode: "x11"; display: number; trusted: boolean }
   /** A nested Xephyr on the host's X server (`hostDisplay`), at its own free `display`. */
-  | { mode: "xephyr"; hostDisplay: number; display: number; hostXauthority: string | null }
+  | { mode: "xephyr"; hostDisplay: number; display: number; hostXauthority: string | null; wm?: string[] }
   /** The compositor's socket (a host path). */
   | { mode: "wayland"; socket: string };
 

@@ -20,6 +20,7 @@ import {
   appRootOps as desktopAppOps,
   hostLayerOps as desktopHostOps,
   trustedHelpers,
+  untrustedHelpers,
   type Where,
   xauthPlan,
   xdgOpenScript,
@@ -469,7 +470,11 @@ class Planner {
       sublayers: [],
     };
     if (l.name === this.appRoot && this.opts.appimages.length > 0) plan.appimages = this.appImagePlans(l, ctx);
-    if (l.name === this.helperLayer) plan.helpers.push(...this.appImageHelpers());
+    if (l.name === this.helperLayer) {
+      const u = untrustedHelpers(this.opts.desktop, Number(this.vars.uid));
+      plan.helpers.push(...this.appImageHelpers(), ...u.helpers);
+      Object.assign(plan.env, u.env);
+    }
     if (l.name === this.trustedLayer && ctx.hostView !== null) {
       const t = trustedHelpers(this.opts.desktop, this.opts.name, this.where((p) => ctx.hostView + p));
       plan.helpers.push(...t.helpers);
@@ -541,6 +546,9 @@ class Planner {
       console: this.host.tty,
     });
     const d = this.opts.desktop;
+    if (d.gui.mode === "xephyr" && d.gui.wm && this.helperLayer === null) {
+      this.fail("layer", "xephyr_wm needs an untrusted helper layer (seccomp: true) beside the app layer");
+    }
     if ((d.gui.mode === "xephyr" || d.dbus.mode === "filter") && this.trustedLayer === null) {
       this.fail(
         "layer",

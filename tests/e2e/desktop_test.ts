@@ -100,8 +100,22 @@ Deno.test("gui xephyr: the app lands on a nested server of its own; two at once;
     const script = 'xeyes & echo display=$DISPLAY; python3 -c "import socket; s=socket.socket(socket.AF_UNIX)\n' +
       `try:\n  s.connect(b'\\\\0/tmp/.X11-unix/X${x.display}'); print('REACHED-HOST-X')\nexcept OSError: print('host-x-unreachable')\";` +
       ` test -e /tmp/.X11-unix/X${x.display} && echo HOST-SOCKET; echo ready; wait`;
-    const one = await startBbl(["--gui", "xephyr", "--name", "one", "--", "/bin/sh", "-c", script], home, "ready", env);
-    const two = await startBbl(["--gui", "xephyr", "--name", "two", "--", "/bin/sh", "-c", script], home, "ready", env);
+    // "one" runs a window manager (an X client standing in for one) on its nested display.
+    writeAsUser(`${home}/.config/bbl/one.yaml`, "xephyr_wm: [xlogo]\n");
+    const inner = "for i in $(seq 50); do xwininfo -root -children | grep -q xlogo && break; sleep 0.1; done;" +
+      " echo wm=$(xwininfo -root -children | grep -c xlogo);";
+    const one = await startBbl(
+      ["--gui", "xephyr", "--name", "one", "--", "/bin/sh", "-c", inner + script],
+      home,
+      "ready",
+      env,
+    );
+    const two = await startBbl(
+      ["--gui", "xephyr", "--name", "two", "--", "/bin/sh", "-c", inner.replace(/for i .*?done;/, "") + script],
+      home,
+      "ready",
+      env,
+    );
     try {
       for (const r of [one, two]) {
         assert.match(r.output, /host-x-unreachable/);
@@ -117,7 +131,9 @@ Deno.test("gui xephyr: the app lands on a nested server of its own; two at once;
       }
       assert.match(top, /"bbl: one"/);
       assert.match(top, /"bbl: two"/);
-      assert.doesNotMatch(top, /"xeyes"/, "the apps' windows are inside the nested servers, not on yours");
+      assert.doesNotMatch(top, /"xeyes"|"xlogo"/, "the apps' windows are inside the nested servers, not on yours");
+      assert.match(one.output, /^wm=1$/m, "the window manager runs on the nested display");
+      assert.match(two.output, /^wm=0$/m);
       await screenshot(x, "xephyr-two-instances");
     } finally {
       for (const r of [one, two]) {

@@ -142,6 +142,31 @@ Deno.test("desktop options: what is asked must be there", () => {
     ["audio: pipewire", rt, [], /pipewire: no socket at \/run\/user\/1000\/pipewire-0/],
     ["gpu: true", {}, [], /no GPU render node/],
   ];
+  const bare = {
+    ...fakeHost({ DISPLAY: ":0", XDG_RUNTIME_DIR: "/run/user/1000" }, [...x, "/run/user/1000/bus"]),
+    tool: () => null,
+  };
+  const merged = (yaml: string) =>
+    mergeConfigs([
+      { from: { label: "defaults", dir: "/" }, config: DEFAULT_CONFIG },
+      { from: { label: "c.yaml", dir: "/" }, config: parseConfig(yaml, "c.yaml") },
+    ]);
+  assert.throws(
+    () => resolveDesktop(merged("gui: x11"), bare),
+    /needs xauth, which is not installed \(package xauth\)/,
+  );
+  assert.throws(() => resolveDesktop(merged("gui: xephyr"), bare), /needs Xephyr, .* \(package xserver-xephyr\)/);
+  assert.throws(
+    () => resolveDesktop(merged("dbus: filter"), bare),
+    /needs xdg-dbus-proxy, .* \(package xdg-dbus-proxy\)/,
+  );
+  assert.deepEqual(desktop("gui: xephyr\nxephyr_wm: [twm]", { DISPLAY: ":0" }, x).gui, {
+    mode: "xephyr",
+    hostDisplay: 0,
+    display: 11,
+    hostXauthority: null,
+    wm: ["twm"],
+  });
   for (const [yaml, env, paths, msg] of cases) {
     assert.throws(
       () => desktop(yaml, env, paths),
@@ -202,6 +227,15 @@ Deno.test("desktop plan: X11, Xephyr, Wayland, the bus, sound and GPU land where
     "from the host layer's /tmp",
   );
   assert.equal(xe.p.xauth?.kind, "random");
+
+  const wm = plan({ gui: { mode: "xephyr", hostDisplay: 0, display: 12, hostXauthority: null, wm: ["twm", "-v"] } });
+  assert.deepEqual(
+    wm.L.layer4a.helpers.map((h) => h.run),
+    [["twm", "-v"]],
+    "the window manager: untrusted, beside the app",
+  );
+  assert.equal(wm.L.layer4a.env.DISPLAY, ":12");
+  assert.equal(wm.L.layer2a.env.XAUTHORITY, undefined, "no host cookie file: none given");
 
   const w = plan({ gui: { mode: "wayland", socket: "/run/user/1000/wayland-1" } });
   assert.ok(w.L.layer3.fs.some((f) => f.kind === "bind" && f.dest === "/run/user/1000/wayland-1"));
