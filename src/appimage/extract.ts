@@ -30,9 +30,26 @@ export async function sha256File(path: string): Promise<string> {
 /** Runs a command in a default sandbox with these mounts; resolves to its exit code. */
 export type SandboxRunner = (name: string, mounts: MountEntry[], command: string[]) => Promise<number>;
 
+/**
+ * The image's SHA-256, remembered by its file's identity (device, inode, size, modification time) in
+ * base/.index, so that a large image is read once, not on every run.
+ */
+async function imageHash(path: string, base: string): Promise<string> {
+  const st = Deno.statSync(path);
+  const index = `${base}/.index/${st.dev}-${st.ino}-${st.size}-${st.mtime?.getTime() ?? 0}`;
+  try {
+    const known = Deno.readTextFileSync(index).trim();
+    if (/^[0-9a-f]{64}$/.test(known)) return known;
+  } catch { /* not yet */ }
+  const sha = await sha256File(path);
+  Deno.mkdirSync(`${base}/.index`, { recursive: true, mode: 0o700 });
+  Deno.writeTextFileSync(index, sha + "\n");
+  return sha;
+}
+
 /** The unpacked tree of `a`, from the cache or made now. */
 export async function extracted(a: AppImageRequest, base: string, run: SandboxRunner): Promise<string> {
-  const dest = `${base}/${await sha256File(a.path)}`;
+  const dest = `${base}/${await imageHash(a.path, base)}`;
   try {
     if (Deno.lstatSync(dest).isDirectory) return dest;
   } catch { /* not yet */ }

@@ -199,7 +199,7 @@ Deno.test("--appimage-extract unpacks once into a cache named by the image's SHA
     const r = await bbl(["--appimage-extract", "--appimage", image, "--", "first"], { home });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^args:1:first$/m);
-    assert.deepEqual(ls(cache), [sha]);
+    assert.deepEqual(ls(cache), [".index", sha]);
     const made = Deno.statSync(`${cache}/${sha}/AppRun`).mtime;
     const again = await bbl(["--appimage-extract", "--appimage", image, "--shell"], {
       home,
@@ -207,7 +207,13 @@ Deno.test("--appimage-extract unpacks once into a cache named by the image's SHA
     });
     assert.equal(again.stdout, "ro\n0\n", again.stderr);
     assert.deepEqual(Deno.statSync(`${cache}/${sha}/AppRun`).mtime, made, "not unpacked again");
-    assert.deepEqual(ls(cache), [sha]);
+    assert.deepEqual(ls(cache), [".index", sha]);
+    const [entry] = ls(`${cache}/.index`);
+    assert.equal(
+      Deno.readTextFileSync(`${cache}/.index/${entry}`),
+      `${sha}\n`,
+      "the hash, remembered by file identity",
+    );
   });
 });
 
