@@ -6,7 +6,7 @@
  * (and its runner, exec'd by its parent) are prefixed with where the host is visible to that process
  * (`host_at` of the nearest ancestor with a new root; "" for the host itself).
  */
-import type { AppImagePlan, AppPlan, FsOp, Helper, IdMap, LayerPlan, Namespace, Plan } from "./types.ts";
+import type { AppImagePlan, AppPlan, FsOp, IdMap, LayerPlan, Namespace, Plan } from "./types.ts";
 import type { HostFacts } from "./host.ts";
 import type { Template, TemplateFs, TemplateLayer } from "./template.ts";
 import { substitute } from "./template.ts";
@@ -15,16 +15,8 @@ import { UsageError } from "../errors.ts";
 import { bblDir, runnerCommand } from "../selfexec.ts";
 import { allLayers } from "./tree.ts";
 import type { RunOptions } from "./options.ts";
-import {
-  appEnv,
-  appRootOps as desktopAppOps,
-  hostLayerOps as desktopHostOps,
-  trustedHelpers,
-  untrustedHelpers,
-  type Where,
-  xauthPlan,
-  xdgOpenScript,
-} from "./desktop.ts";
+import { appEnv, trustedHelpers, untrustedHelpers, type Where, xauthPlan, xdgOpenScript } from "./desktop.ts";
+import { appImageHelpers, appRootSteps, hostLayerSteps, overlayMasks } from "./config_steps.ts";
 
 /** Size of a tmpfs whose step gives none: bounded, unlike the kernel's default of half the RAM. */
 export const DEFAULT_TMPFS_SIZE = "64m";
@@ -47,7 +39,7 @@ function parseMode(v: string | number | undefined, dflt: number, where: string):
 }
 
 const depth = (p: string) => p.split("/").filter(Boolean).length;
-const pathIn = (child: string, parent: string) => parent === "/" || child === parent || child.startsWith(parent + "/");
+import { pathIn } from "./config_steps.ts";
 
 /**
  * Later steps for the same destination replace earlier ones; then parents before children (stable
@@ -78,10 +70,6 @@ interface Ctx {
   dev: string | null;
   console: string | null;
 }
-
-/** The generic os-release a sandbox shows with mask_os_release. */
-const GENERIC_OS_RELEASE = 'NAME="Linux"\nID=linux\nPRETTY_NAME="Linux"\n';
-const ZERO_MACHINE_ID = "0".repeat(32) + "\n";
 
 /** The layers from the first one down to the app layer (inclusive), or null when there is none. */
 function pathToApp(l: TemplateLayer): TemplateLayer[] | null {
@@ -141,40 +129,6 @@ class Planner {
     return this.opts.appimages.filter((a) => !a.extracted);
   }
 
-  /** The app root's steps that come from the configuration; `host` maps a host path to this layer's view. */
-  private configOps(host: (p: string) => string): FsOp[] {
-    const o = this.opts, h = this.host, home = h.home;
-    const ops: FsOp[] = [];
-    if (o.home.mode === "persist") ops.push({ kind: "bind", src: host(`${o.stateDir}/home`), dest: home });
-    if (o.home.mode === "dir") ops.push({ kind: "bind", src: host(o.home.path), dest: home });
-    // The overlay itself is mounted where the host is masked (see hostLayerOps).
-    if (o.home.mode === "overlay") ops.push({ kind: "bind", src: host(home), dest: home });
-    if (o.cwd) ops.push({ kind: "bind", src: host(h.cwd), dest: h.cwd });
-    for (const m of o.mounts) {
-      ops.push({ kind: m.kind, src: host(m.src), dest: m.dest, ...(m.optional ? { optional: true } : {}) });
-    }
-    const resolv = h.etc.resolvConf ?? "/etc/resolv.conf";
-    if (o.dns.length > 0) {
-      const content = o.dns.map((a) => `nameserver ${a}\n`).join("");
-      ops.push({ kind: "rofile", dest: resolv, content, mode: 0o644 });
-    } else if (o.net === "host" && h.etc.resolvConf && !h.etc.resolvConf.startsWith("/etc/")) {
-      // /etc/resolv.conf is a symlink (systemd-resolved, NetworkManager): its target, read-only.
-      ops.push({ kind: "robind", src: host(h.etc.resolvConf), dest: h.etc.resolvConf, optional: true });
-    }
-    if (o.machineId === "zero" && h.etc.machineId) {
-      ops.push({ kind: "rofile", dest: h.etc.machineId, content: ZERO_MACHINE_ID, mode: 0o444 });
-    }
-    if (o.maskOsRelease && h.etc.osRelease) {
-      ops.push({ kind: "rofile", dest: h.etc.osRelease, content: GENERIC_OS_RELEASE, mode: 0o644 });
-    }
-    ops.push(...desktopAppOps(o.desktop, this.where(host)));
-    if (o.allowOpt) ops.push({ kind: "rosame", src: host("/opt"), dest: "/opt", optional: true });
-    if (o.seeRealHw) {
-      for (const p of ["/sys", "/run/udev"]) ops.push({ kind: "robind", src: host(p), dest: p, optional: true });
-    }
-    return ops;
-  }
-
   private appImagePlans(l: TemplateLayer, ctx: Ctx): AppImagePlan[] {
     const host = (p: string) => {
       if (ctx.hostView === null) this.fail(l.name, "AppImages need the host's files visible here (host_at above)");
@@ -196,73 +150,6 @@ class Planner {
       format: a.format,
       ...(a.extracted ? { extracted: host(a.extracted) } : { fuseDevice: `${ctx.dev}/fuse` }),
     }));
-  }
-
-  /** The FUSE daemons of the AppImages: no capabilities, the app's seccomp policy, fds 3 and 4 given. */
-  private appImageHelpers(): Helper[] {
-    return this.fuseImages.map((a) => ({
-      run: a.format === "squashfs"
-        ? ["squashfuse", "-f", "-o", `offset=${a.offset}`, "/proc/self/fd/4", "/dev/fd/3"]
-        : ["dwarfs", "/proc/self/fd/4", "/dev/fd/3", "-f", "-o", `offset=${a.offset}`],
-      wait: { path: `/sbxdir/apps/${a.name}` },
-      timeout: 30,
-      appimage: a.name,
-    }));
-  }
-
-  /**
-   * Steps for the layer that shows the host with the never-access paths masked (`hostAt` is where).
-   *
-   * An overlay home is mounted here, over the host's home in this view, not in the app's root: the
-   * kernel refuses an overlay whose lower directory has mounts locked on it (the masks, once seen from
-   * a less privileged user namespace), and rightly, as an overlay shows what is under them. Here the
-   * masks are this layer's own, so they are simply mounted again on top (deeper, so later). Binds the
-   * app asked for from inside that home are shown from the real home, so their changes reach the host.
-   */
-  private hostLayerOps(hostAt: string, host: (p: string) => string): FsOp[] {
-    const o = this.opts, home = this.host.home;
-    const ops: FsOp[] = [...desktopHostOps(o.desktop, this.where(host))];
-    for (const p of o.neverAccess) ops.push({ kind: "mask", src: host(p), dest: hostAt + p, optional: true });
-    // Every sandbox's state is masked above; a persistent home is shown again, at the same place.
-    if (o.home.mode === "persist") {
-      const own = `${o.stateDir}/home`;
-      ops.push({ kind: "bind", src: host(own), dest: hostAt + own });
-    }
-    if (o.home.mode === "overlay") {
-      ops.push({
-        kind: "overlay",
-        lower: [host(home)],
-        upper: host(`${o.stateDir}/upper`),
-        work: host(`${o.stateDir}/work`),
-        dest: hostAt + home,
-      });
-      const real = [...(o.cwd ? [this.host.cwd] : []), ...o.mounts.map((m) => m.src)];
-      const hidden = (r: string) => o.neverAccess.some((n) => pathIn(r, n));
-      for (const src of real.filter((r) => pathIn(r, home) && r !== home && !hidden(r))) {
-        ops.push({ kind: "bind", src: host(src), dest: hostAt + src });
-      }
-    }
-    return ops;
-  }
-
-  /**
-   * An overlay shows its lower directories' own files, not what is mounted on them, so the masks of
-   * the never-access paths (and of the state directory) are missing there: each is masked again.
-   */
-  private overlayMasks(ops: FsOp[], hostView: string): FsOp[] {
-    const masks: FsOp[] = [];
-    for (const op of ops) {
-      if (op.kind !== "overlay" && op.kind !== "tmp-overlay") continue;
-      for (const viewed of op.lower) {
-        const lower = viewed.slice(hostView.length) || "/";
-        for (const p of this.opts.neverAccess) {
-          if (!pathIn(p, lower)) continue;
-          const dest = op.dest + (lower === "/" ? p : p.slice(lower.length));
-          masks.push({ kind: "mask", src: hostView + p, dest: dest.replace(/^\/\//, "/"), optional: true });
-        }
-      }
-    }
-    return masks;
   }
 
   private fail(label: string, msg: string): never {
@@ -389,10 +276,12 @@ class Planner {
     });
     if (l.mask_never_access) {
       if (!l.host_at) this.fail(`${l.name}.mask_never_access`, "needs host_at (where the host is masked)");
-      ops.push(...this.hostLayerOps(l.host_at, (p) => host(p, l.name)));
+      ops.push(...hostLayerSteps(this.opts, this.host, l.host_at, this.where((p) => host(p, l.name))));
     }
-    if (l.name === this.appRoot) ops.push(...this.configOps((p) => host(p, `${l.name} (configuration)`)));
-    return orderFs([...ops, ...this.overlayMasks(ops, hostView ?? "")]);
+    if (l.name === this.appRoot) {
+      ops.push(...appRootSteps(this.opts, this.host, this.where((p) => host(p, `${l.name} (configuration)`))));
+    }
+    return orderFs([...ops, ...overlayMasks(ops, hostView ?? "", this.opts.neverAccess)]);
   }
 
   layer(l: TemplateLayer, ctx: Ctx): LayerPlan | null {
@@ -472,7 +361,7 @@ class Planner {
     if (l.name === this.appRoot && this.opts.appimages.length > 0) plan.appimages = this.appImagePlans(l, ctx);
     if (l.name === this.helperLayer) {
       const u = untrustedHelpers(this.opts.desktop, Number(this.vars.uid));
-      plan.helpers.push(...this.appImageHelpers(), ...u.helpers);
+      plan.helpers.push(...appImageHelpers(this.opts.appimages), ...u.helpers);
       Object.assign(plan.env, u.env);
     }
     if (l.name === this.trustedLayer && ctx.hostView !== null) {
@@ -555,7 +444,7 @@ class Planner {
         "Xephyr and the DBus proxy need a trusted helper layer beside the untrusted side (like layer2a)",
       );
     }
-    if (this.appRoot === null && this.configOps((p) => p).length > 0) {
+    if (this.appRoot === null && appRootSteps(this.opts, this.host, this.where((p) => p)).length > 0) {
       this.fail("layer", "no layer builds the app's root (fs above the app layer), which the configuration needs");
     }
     if (this.apps.length !== 1 || root === null) {
