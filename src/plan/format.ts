@@ -51,6 +51,11 @@ function layerLines(l: LayerPlan, pad: string): string[] {
   if (l.rootMount) {
     out.push(`${p}new root on ${l.rootMount}:`, ...l.fs.map((op) => `${p}  ${fsLine(op)}`));
     if (l.sbxdir) out.push(`${p}  sbxdir      /sbxdir (apps/, temp/, plans of the layers below)`);
+    for (const a of l.appimages ?? []) {
+      const how = a.extracted ? `unpacked ${a.extracted}, read-only` : `${a.format} at offset ${a.offset}, FUSE`;
+      out.push(`${p}  appimage    /sbxdir/apps/${a.name} <- ${a.image} (${how}); run_${a.name}`);
+    }
+    for (const name of Object.keys(l.sbxBin ?? {})) out.push(`${p}  program     /sbxdir/bin/${name}`);
   }
   for (const h of l.helpers) {
     const wait = h.wait
