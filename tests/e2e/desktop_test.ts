@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { bbl, readRest, startBbl, user, userTempDir, writeAsUser } from "../helpers.ts";
 import { buildAppImage } from "../appimage_fixture.ts";
+import { hasDrawing, xwdToPng } from "../xwd_png.ts";
 import { runtimeDir, startBus, startSocket, startWeston, startXvfb, type Xserver } from "../desktop_servers.ts";
 
 const SHOTS = "/tmp/bbl-test-screenshots";
@@ -22,15 +23,18 @@ async function withX(fn: (x: Xserver, home: string) => Promise<void>): Promise<v
   }
 }
 
-/** A screenshot of the whole X display, kept for people to look at. */
+/** A screenshot of the whole X display, kept (xwd and PNG) for people to look at. */
 async function screenshot(x: Xserver, name: string): Promise<string> {
   Deno.mkdirSync(SHOTS, { recursive: true });
   const file = `${SHOTS}/${name}.xwd`;
   const r = await x.client(["xwd", "-root", "-silent", "-out", file]);
   assert.equal(r.code, 0, r.out);
   assert.ok(Deno.statSync(file).size > 1024 * 768, "a full-screen image");
-  console.log(`screenshot: ${file}`);
-  return file;
+  assert.ok(hasDrawing(Deno.readFileSync(file)), "something is drawn on the screen");
+  const png = `${SHOTS}/${name}.png`;
+  Deno.writeFileSync(png, await xwdToPng(Deno.readFileSync(file)));
+  console.log(`screenshot: ${png}`);
+  return png;
 }
 
 /** Top-level windows of the host X display, by name. */

@@ -1,0 +1,77 @@
+/** Turns an xwd screenshot (24/32-bit TrueColor, as Xvfb makes) into a PNG, so people can look at it. */
+
+const CRC = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const b of bytes) c = CRC[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function chunk(type: string, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(12 + data.length);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, data.length);
+  out.set(new TextEncoder().encode(type), 4);
+  out.set(data, 8);
+  v.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
+  return out;
+}
+
+async function deflate(data: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
+  const stream = new Blob([data]).stream().pipeThrough(new CompressionStream("deflate"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** True when the image is more than one flat colour (something was drawn). */
+export function hasDrawing(xwd: Uint8Array): boolean {
+  const v = new DataView(xwd.buffer, xwd.byteOffset, xwd.length);
+  const start = v.getUint32(0) + v.getUint32(19 * 4) * 12;
+  const first = v.getUint32(start);
+  for (let i = start; i + 4 <= xwd.length; i += 4) if (v.getUint32(i) !== first) return true;
+  return false;
+}
+
+export async function xwdToPng(xwd: Uint8Array): Promise<Uint8Array> {
+  const v = new DataView(xwd.buffer, xwd.byteOffset, xwd.length);
+  const f = (i: number) => v.getUint32(i * 4);
+  const [headerSize, width, height, byteOrder, bpp, bytesPerLine, ncolors] = [
+    f(0),
+    f(4),
+    f(5),
+    f(7),
+    f(11),
+    f(12),
+    f(19),
+  ];
+  if (bpp !== 32) throw new Error(`xwd with ${bpp} bits per pixel`);
+  const pixels = headerSize + ncolors * 12;
+  const raw = new Uint8Array(height * (1 + width * 3));
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const p = v.getUint32(pixels + y * bytesPerLine + x * 4, byteOrder === 0);
+      raw.set([(p >> 16) & 0xff, (p >> 8) & 0xff, p & 0xff], y * (1 + width * 3) + 1 + x * 3);
+    }
+  }
+  const ihdr = new Uint8Array(13);
+  new DataView(ihdr.buffer).setUint32(0, width);
+  new DataView(ihdr.buffer).setUint32(4, height);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const parts = [
+    new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", ihdr),
+    chunk("IDAT", await deflate(raw)),
+    chunk("IEND", new Uint8Array()),
+  ];
+  const png = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    png.set(p, off);
+    off += p.length;
+  }
+  return png;
+}
