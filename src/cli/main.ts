@@ -40,7 +40,8 @@ interface RawRunOptions extends RawFlags {
   desktopEntry?: boolean;
 }
 
-const collect = (v: string, prev: string[]) => [...prev, v];
+// Repeatable options: no default value (commander would print "(default: [])"), filled in by withLists.
+const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 function addRunOptions(c: Command): Command {
   return c
@@ -56,16 +57,15 @@ function addRunOptions(c: Command): Command {
       "--bind <src[:dest]>",
       "bind a host path read-write (same path inside without dest; repeatable)",
       collect,
-      [],
     )
-    .option("--ro-bind <src[:dest]>", "bind a host path read-only (repeatable)", collect, [])
+    .option("--ro-bind <src[:dest]>", "bind a host path read-only (repeatable)", collect)
     .option("--net <mode>", "none (default: a private loopback only) or host")
     .option("--share-net", "the same as --net host")
-    .option("--dns <address>", "a name server for the sandbox's own resolv.conf (repeatable)", collect, [])
+    .option("--dns <address>", "a name server for the sandbox's own resolv.conf (repeatable)", collect)
     .option("--hostname <name>", "host name inside (default: bbl)")
-    .option("--setenv <NAME=VALUE>", "set a variable inside (repeatable)", collect, [])
-    .option("--keep-env <NAME>", "copy a variable (or NAME pattern) from your environment (repeatable)", collect, [])
-    .option("--unset-env <NAME>", "leave a variable out (repeatable)", collect, [])
+    .option("--setenv <NAME=VALUE>", "set a variable inside (repeatable)", collect)
+    .option("--keep-env <NAME>", "copy a variable (or NAME pattern) from your environment (repeatable)", collect)
+    .option("--unset-env <NAME>", "leave a variable out (repeatable)", collect)
     .option("--uid <id>", "user id inside the sandbox (default: yours; 0 for root inside)")
     .option("--gid <id>", "group id inside the sandbox (default: yours)")
     .option("--template <file>", "layer template (default: the embedded one; see `bbl template`)")
@@ -73,7 +73,6 @@ function addRunOptions(c: Command): Command {
       "--limit <NAME=N>",
       `a resource limit for the app (${Object.keys(RLIMITS).join(", ")}), or tmpfs=SIZE for every tmpfs (repeatable)`,
       collect,
-      [],
     )
     .option("--gui <mode>", "a display: none (default), auto, x11 (untrusted cookie), xephyr (nested X), wayland")
     .option("--dbus <mode>", "the session bus: none (default), filter (portals and notifications), host")
@@ -84,7 +83,6 @@ function addRunOptions(c: Command): Command {
       "--seccomp-allow <name>",
       `lift one group of the filter's rules (${Object.keys(ALLOWANCES).join(", ")})`,
       collect,
-      [],
     )
     .argument("[command...]", "command and arguments (default: your shell)");
 }
@@ -140,7 +138,13 @@ async function runWithState(plan: Plan, opts: RunOptions, host: HostFacts, pty: 
 }
 
 /** The command line and the configuration it selects, resolved against the host (files checked, nothing made). */
-export function resolveRun(raw: RawRunOptions, args: string[], host: HostFacts): RunOptions {
+/** The repeatable options, each a list even when not given. */
+function withLists(raw: RawRunOptions): RawRunOptions {
+  return { ...NO_FLAGS, ...Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)) };
+}
+
+export function resolveRun(given: RawRunOptions, args: string[], host: HostFacts): RunOptions {
+  const raw = withLists(given);
   if (!raw.appimage) {
     for (const [flag, set] of [["--shell", raw.shell], ["--desktop-entry", raw.desktopEntry]] as const) {
       if (set) throw new UsageError(`${flag} goes with --appimage FILE`);
