@@ -4,7 +4,6 @@
  * mount. unsquashfs reads an untrusted image, so it runs in a sandbox too, seeing only the image
  * (read-only) and an empty output directory. A tree appears in the cache only once complete.
  */
-import { createHash } from "node:crypto";
 import type { AppImageRequest } from "../plan/options.ts";
 import type { MountEntry } from "../config/schema.ts";
 import { removeTree } from "../state/store.ts";
@@ -16,6 +15,8 @@ export function cacheBase(env: Record<string, string>, home: string): string {
 }
 
 export async function sha256File(path: string): Promise<string> {
+  // Loaded here, not at start-up: node:crypto costs every run about 30 ms to import.
+  const { createHash } = await import("node:crypto");
   const hash = createHash("sha256");
   using f = await Deno.open(path);
   const buf = new Uint8Array(1 << 20);
