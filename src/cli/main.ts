@@ -15,7 +15,7 @@ import { doctor } from "../doctor.ts";
 import { VERSION } from "../version.ts";
 import { ALLOWANCES } from "../seccomp/policy.ts";
 import type { Pty } from "../sys/pty.ts";
-import { flagsToConfig, type RawFlags } from "../config/flags.ts";
+import { flagsToConfig, NO_FLAGS, type RawFlags } from "../config/flags.ts";
 import { loadConfig, type LoadInput } from "../config/load.ts";
 import { hostView, resolveConfig } from "../config/resolve.ts";
 import { formatMerged, mergeConfigs } from "../config/merge.ts";
@@ -108,17 +108,6 @@ function loadInput(host: HostFacts, flags: Config, command: string[], configFile
     bblDir: bblDir(host.runner),
   };
 }
-
-const NO_FLAGS: RawFlags = {
-  dns: [],
-  setenv: [],
-  keepEnv: [],
-  unsetEnv: [],
-  bind: [],
-  roBind: [],
-  seccompAllow: [],
-  limit: [],
-};
 
 /** Runs the plan, holding the sandbox's state (persist, overlay) for the whole run. */
 async function runWithState(plan: Plan, opts: RunOptions, host: HostFacts, pty: Pty | null): Promise<number> {

@@ -27,6 +27,18 @@ export interface RawFlags {
   gpu?: boolean;
 }
 
+/** Every repeatable flag, not given. */
+export const NO_FLAGS: RawFlags = {
+  dns: [],
+  setenv: [],
+  keepEnv: [],
+  unsetEnv: [],
+  bind: [],
+  roBind: [],
+  seccompAllow: [],
+  limit: [],
+};
+
 const FLAG_OF: Record<string, string> = {
   mounts: "--bind/--ro-bind",
   env: "--setenv/--keep-env/--unset-env",

@@ -7,7 +7,7 @@
  * one. Mappings (env.set, limits) merge key by key. A later env.set/env.keep of a name drops an earlier
  * env.unset of it, and the other way round.
  */
-import type { Config, MountEntry } from "./schema.ts";
+import { type Config, type MountEntry, SINGLE_KEYS, type SingleKey } from "./schema.ts";
 
 export interface Origin {
   /** A file path, "defaults" or "command line". */
@@ -26,29 +26,8 @@ export interface ConfigLayer {
   config: Config;
 }
 
-export const SCALAR_KEYS = [
-  "name",
-  "home",
-  "cwd",
-  "net",
-  "dns",
-  "hostname",
-  "machine_id",
-  "mask_os_release",
-  "allow_opt",
-  "see_real_hw",
-  "gui",
-  "x11_trusted",
-  "xephyr_wm",
-  "dbus",
-  "audio",
-  "gpu",
-  "seccomp",
-] as const;
-export type ScalarKey = typeof SCALAR_KEYS[number];
-
 export interface Merged {
-  scalars: { [K in ScalarKey]?: Sourced<NonNullable<Config[K]>> };
+  scalars: { [K in SingleKey]?: Sourced<NonNullable<Config[K]>> };
   mounts: Sourced<MountEntry>[];
   never_access: Sourced<string>[];
   env_set: Record<string, Sourced<string>>;
@@ -83,7 +62,7 @@ export function mergeConfigs(layers: ConfigLayer[]): Merged {
     sources: layers.map((l) => l.from),
   };
   for (const { from, config: c } of layers) {
-    for (const k of SCALAR_KEYS) {
+    for (const k of SINGLE_KEYS) {
       // deno-lint-ignore no-explicit-any
       if (c[k] !== undefined) (m.scalars as any)[k] = { value: c[k], from };
     }
@@ -120,7 +99,7 @@ export function formatMerged(m: Merged, name: string): string {
   ];
   const v = (x: unknown) => JSON.stringify(x);
   const from = (o: Origin) => `  # ${o.label}`;
-  for (const k of SCALAR_KEYS) {
+  for (const k of SINGLE_KEYS) {
     const s = m.scalars[k];
     if (s) out.push(`${k}: ${v(s.value)}${from(s.from)}`);
   }

@@ -89,6 +89,20 @@ export const KEYS = [
   "limits",
 ] as const;
 
+/** Keys whose values are lists or mappings (they merge); every other key holds a single value. */
+export const COLLECTION_KEYS = [
+  "mounts",
+  "never_access",
+  "env",
+  "dbus_talk",
+  "dbus_own",
+  "dbus_see",
+  "seccomp_allow",
+  "limits",
+] as const;
+export type SingleKey = Exclude<typeof KEYS[number], typeof COLLECTION_KEYS[number]>;
+export const SINGLE_KEYS = KEYS.filter((k) => !(COLLECTION_KEYS as readonly string[]).includes(k)) as SingleKey[];
+
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const HOSTNAME_RE = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;

@@ -16,19 +16,11 @@ import { check, cstr, libc } from "../sys/libc.ts";
 import { BblError } from "../errors.ts";
 import { allLayers } from "../plan/tree.ts";
 import { type AppImageFds, mountFuse, runScript } from "./appimage.ts";
+import { lstatOrNull as lstat } from "../sys/files.ts";
 
 const DEV_NODES = ["null", "zero", "full", "random", "urandom", "tty"];
 /** /proc entries that would let root-in-the-namespace change host-wide settings; bound read-only. */
 const PROC_READONLY = ["sys", "sysrq-trigger", "irq", "bus"];
-
-function lstat(p: string): Deno.FileInfo | null {
-  try {
-    return Deno.lstatSync(p);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw e;
-  }
-}
 
 /** Creates dest's missing parents; every existing component must be a real directory. */
 function prepareParents(root: string, dest: string): void {

@@ -11,6 +11,7 @@
 import { check, cstr, libc } from "../sys/libc.ts";
 import { LOCK_EX, LOCK_NB, O } from "../sys/consts.ts";
 import { BblError } from "../errors.ts";
+import { lstatOrNull as lstat } from "../sys/files.ts";
 
 export function stateBase(env: Record<string, string>, home: string): string {
   const xdg = env.XDG_STATE_HOME;
@@ -26,15 +27,6 @@ export interface StateRecord {
   lower?: string;
   /** What the last run used, for `bbl list`. */
   options: Record<string, unknown>;
-}
-
-function lstat(p: string): Deno.FileInfo | null {
-  try {
-    return Deno.lstatSync(p);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw e;
-  }
 }
 
 /** Makes (or checks) a directory of ours: a real directory, owned by us, mode 0700. */

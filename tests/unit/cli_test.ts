@@ -1,20 +1,11 @@
 import assert from "node:assert/strict";
-import { flagsToConfig, type RawFlags } from "../../src/config/flags.ts";
+import { flagsToConfig, NO_FLAGS, type RawFlags } from "../../src/config/flags.ts";
 import { mergeConfigs } from "../../src/config/merge.ts";
 import { resolveConfig } from "../../src/config/resolve.ts";
 import { UsageError } from "../../src/errors.ts";
 import { fakeHost } from "./fixtures.ts";
 
-const raw: RawFlags = {
-  dns: [],
-  setenv: [],
-  keepEnv: [],
-  unsetEnv: [],
-  bind: [],
-  roBind: [],
-  seccompAllow: [],
-  limit: [],
-};
+const raw = NO_FLAGS;
 
 Deno.test("flags: each sets the configuration key of the same meaning", () => {
   assert.deepEqual(
