@@ -17,6 +17,7 @@ import {
   waitFor,
   writeAsUser,
 } from "../helpers.ts";
+import { removeTree } from "../../src/state/store.ts";
 
 const state = (home: string, name = "") => `${home}/.local/state/bbl${name ? `/${name}` : ""}`;
 const ls = (dir: string) => exists(dir) ? [...Deno.readDirSync(dir)].map((e) => e.name).sort() : [];
@@ -26,7 +27,7 @@ async function withHome(fn: (home: string) => Promise<void>): Promise<void> {
   try {
     await fn(home);
   } finally {
-    Deno.removeSync(home, { recursive: true });
+    removeTree(home); // the sandbox may have left directories without permissions (overlay's work/work)
   }
 }
 

@@ -4,12 +4,13 @@
  * fonts, the GPU, xdg-open. Screenshots go to a directory each test prints.
  */
 import assert from "node:assert/strict";
-import { bbl, readRest, startBbl, user, userTempDir, writeAsUser } from "../helpers.ts";
+import { bbl, readRest, REPO, startBbl, user, userTempDir, writeAsUser } from "../helpers.ts";
 import { buildAppImage } from "../appimage_fixture.ts";
 import { hasDrawing, xwdToPng } from "../xwd_png.ts";
 import { runtimeDir, startBus, startSocket, startWeston, startXvfb, type Xserver } from "../desktop_servers.ts";
 
-const SHOTS = "/tmp/bbl-test-screenshots";
+/** Kept after the run (git-ignored), for people to look at. */
+const SHOTS = `${REPO}/.test-output/screenshots`;
 
 async function withX(fn: (x: Xserver, home: string) => Promise<void>): Promise<void> {
   const dir = userTempDir("bbl-x-"), home = userTempDir("bbl-home-");
