@@ -43,16 +43,36 @@ export function rawMode(fd: number): () => void {
   return () => libc.tcsetattr(fd, 1, saved);
 }
 
-/** Copies bytes from `from` to `to` until `from` ends (EOF, or EIO once no process holds the slave). */
+const POLLIN = 1, POLLHUP = 0x10;
+
+/** Whether a read of `fd` would not block (poll with no timeout). */
+function readable(pfd: Int16Array): boolean {
+  pfd[3] = 0;
+  return libc.poll(new Uint8Array(pfd.buffer), 1n, 0) > 0 && (pfd[3] & (POLLIN | POLLHUP)) !== 0;
+}
+
+/**
+ * Copies bytes from `from` to `to` until `from` ends (EOF, or EIO once no process holds the slave).
+ * A blocking read waits on a worker thread; once data flows, the reads that would not block are done
+ * right here, so a stream of output does not pay a thread hop per (at most 4 KiB) pty read.
+ */
 export async function pump(from: number, to: number): Promise<void> {
-  const buf = new Uint8Array(16384);
-  for (;;) {
-    const n = Number(await libc.read_async(from, buf, BigInt(buf.length)));
-    if (n <= 0) return;
+  const buf = new Uint8Array(65536);
+  const pfd = new Int16Array([from & 0xffff, from >>> 16, POLLIN, 0]); // struct pollfd {int fd; short events, revents}
+  const copy = (n: number): boolean => {
     for (let off = 0; off < n;) {
       const w = Number(libc.write(to, buf.subarray(off, n), BigInt(n - off)));
-      if (w <= 0) return;
+      if (w <= 0) return false;
       off += w;
+    }
+    return true;
+  };
+  for (;;) {
+    const n = Number(await libc.read_async(from, buf, BigInt(buf.length)));
+    if (n <= 0 || !copy(n)) return;
+    while (readable(pfd)) {
+      const m = Number(libc.read(from, buf, BigInt(buf.length)));
+      if (m <= 0 || !copy(m)) return;
     }
   }
 }
