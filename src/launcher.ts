@@ -8,7 +8,7 @@ import { SpawnError } from "./sys/spawn.ts";
 import { libc } from "./sys/libc.ts";
 import { FORWARDED_SIGNALS, SIG } from "./sys/consts.ts";
 import { waitChild } from "./sys/process.ts";
-import { copyWindowSize, type Pty, pump, rawMode } from "./sys/pty.ts";
+import { copyWindowSize, foregroundGroup, isStopped, type Pty, pump, rawMode } from "./sys/pty.ts";
 import { Instance } from "./instance.ts";
 import { spawnLayer } from "./layer/spawn_layer.ts";
 import { allLayers } from "./plan/tree.ts";
@@ -28,11 +28,31 @@ function foreground(): boolean {
  */
 function relay(pty: Pty): { drained: Promise<void>; stop: () => void } {
   const fg = foreground();
-  const restore = fg ? rawMode(0) : () => {};
+  let restore = fg ? rawMode(0) : () => {};
   copyWindowSize(0, pty.master);
   const onWinch = () => copyWindowSize(0, pty.master);
   Deno.addSignalListener("SIGWINCH", onWinch);
-  if (fg) pump(0, pty.master); // ends with the process: a read of the user's terminal cannot be cancelled
+  /**
+   * Ctrl-Z stops the app inside (its terminal sends SIGTSTP, or the app stops itself, as editors do),
+   * but your shell only sees bbl: so once the app's group has stopped, bbl gives your terminal back
+   * and stops too. `fg` continues bbl, which takes the terminal again and continues the app.
+   */
+  const suspendWithApp = (): boolean => {
+    const group = foregroundGroup(pty.master);
+    if (group <= 0 || !isStopped(group)) return false;
+    restore();
+    libc.kill(0, SIG.SIGTSTP); // returns once continued
+    restore = foreground() ? rawMode(0) : () => {};
+    copyWindowSize(0, pty.master);
+    libc.kill(-group, SIG.SIGCONT);
+    return true;
+  };
+  const watch = (typed: Uint8Array) => {
+    if (!typed.includes(SUSPEND_KEY)) return;
+    let tries = 0;
+    const timer = setInterval(() => (suspendWithApp() || ++tries >= 25) && clearInterval(timer), 20);
+  };
+  if (fg) pump(0, pty.master, watch); // ends with the process: a read of the user's terminal cannot be cancelled
   const drained = pump(pty.master, 1);
   return {
     drained,
@@ -44,6 +64,9 @@ function relay(pty: Pty): { drained: Promise<void>; stop: () => void } {
 }
 
 /** `env`: the user's environment, for reaching the X server when the plan asks for an X authority file. */
+/** Ctrl-Z, the usual suspend character. */
+const SUSPEND_KEY = 0x1a;
+
 export async function launch(
   plan: Plan,
   uid: number,

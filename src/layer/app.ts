@@ -8,8 +8,8 @@ import type { AppPlan, LayerPlan } from "../plan/types.ts";
 import { spawn, SpawnError } from "../sys/spawn.ts";
 import { closeFdsOp, dropPrivilegesOps, lastCap, privilegeProblems } from "../sys/privileges.ts";
 import { nr } from "../sys/consts.ts";
-import { cstr, libc } from "../sys/libc.ts";
-import { TIOCSCTTY } from "../sys/pty.ts";
+import { check, cstr, libc } from "../sys/libc.ts";
+import { TIOCSPGRP } from "../sys/pty.ts";
 import { BblError, EXIT } from "../errors.ts";
 import { writeIdMaps } from "./idmap.ts";
 import { cloneFlags, timeNsOp } from "./spawn_layer.ts";
@@ -49,11 +49,14 @@ export function startApp(layer: LayerPlan): number {
   const app = layer.app!;
   enterWorkingDir(app);
   const path = resolveCommand(app.argv[0], app.env.PATH ?? "");
-  const ops = [closeFdsOp(3), { what: "starting a new session", nr: nr("setsid"), args: [] }];
-  if (app.terminal) {
-    // The sandbox's pty on fd 0 becomes the app's controlling terminal (job control works inside).
-    ops.push({ what: "taking the sandbox's terminal", nr: nr("ioctl"), args: [0, TIOCSCTTY, 0] });
-  }
+  // With a terminal, the app is a process group of the session that owns it (see LayerPlan.terminalSession),
+  // made the terminal's foreground group below; without one, a session of its own.
+  const ops = [
+    closeFdsOp(3),
+    app.terminal
+      ? { what: "starting a process group", nr: nr("setpgid"), args: [0, 0] }
+      : { what: "starting a new session", nr: nr("setsid"), args: [] },
+  ];
   if (layer.unshare.includes("time")) ops.push(timeNsOp());
   ops.push(...limitOps(app.limits)); // while it may still raise hard limits
   ops.push(...dropPrivilegesOps(lastCap()));
@@ -73,6 +76,10 @@ export function startApp(layer: LayerPlan): number {
         const problems = privilegeProblems(Deno.readTextFileSync(`/proc/${pid}/status`));
         if (problems.length > 0) {
           throw new BblError(`refusing to start the app with privileges left: ${problems.join(", ")}`);
+        }
+        if (app.terminal) {
+          const group = new Int32Array([pid]);
+          check(libc.ioctl(0, BigInt(TIOCSPGRP), new Uint8Array(group.buffer)), "giving the app the terminal", "ioctl");
         }
       },
     });

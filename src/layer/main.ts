@@ -19,9 +19,10 @@ import { startApp } from "./app.ts";
 import { startHelper } from "./helpers.ts";
 import { PLAN_FD, REPORT_FD, spawnLayer } from "./spawn_layer.ts";
 import { loopbackUp } from "../sys/net.ts";
-import { check, cstr, libc } from "../sys/libc.ts";
+import { check, cstr, libc, sys } from "../sys/libc.ts";
 import { waitChild } from "../sys/process.ts";
-import { FORWARDED_SIGNALS, O, SIG } from "../sys/consts.ts";
+import { FORWARDED_SIGNALS, nr, O, SIG } from "../sys/consts.ts";
+import { TIOCSCTTY } from "../sys/pty.ts";
 import { BblError, EXIT } from "../errors.ts";
 import { SysError } from "../sys/errno.ts";
 import { dropOwnPrivileges } from "../sys/privileges.ts";
@@ -40,6 +41,11 @@ function pipe(): [number, number] {
 /** Sets the layer up and starts everything below it; returns the pid to report as "the app", if any. */
 async function startLayer(plan: Plan, reportTo: number): Promise<number | null> {
   const layer = plan.root;
+  if (layer.terminalSession) {
+    // Our stdin is the sandbox's terminal: a session of ours owns it, and the app becomes a group in it.
+    sys(nr("setsid"), "starting the terminal's session");
+    sys(nr("ioctl"), "taking the sandbox's terminal", 0, TIOCSCTTY, 0);
+  }
   if (layer.unshare.includes("net")) loopbackUp();
   if (layer.hostname !== undefined) {
     const name = cstr(layer.hostname);

@@ -67,7 +67,9 @@ function layerLines(l: LayerPlan, pad: string): string[] {
     const a = l.app;
     out.push(`${p}app: ${JSON.stringify(a.argv)}`);
     out.push(
-      `${p}  cwd ${a.cwd} (else ${a.home}); new session${a.terminal ? ", the sandbox's pty as its terminal" : ""}`,
+      `${p}  cwd ${a.cwd} (else ${a.home}); ${
+        a.terminal ? "the foreground group of the sandbox's pty (Ctrl-Z stops it and bbl)" : "new session"
+      }`,
     );
     const calls = a.seccomp ? [...new Set(a.seccomp.rules.map((r) => r.syscall))] : [];
     out.push(`${p}  seccomp ${a.seccomp ? `${a.seccomp.rules.length} rules on ${calls.join(" ")}` : "off"}`);

@@ -95,6 +95,8 @@ class Planner {
   private helperLayer: string | null;
   /** Where Xephyr and the DBus proxy run: a trusted helper layer beside the untrusted side, below the host layer. */
   private trustedLayer: string | null;
+  /** The app's nearest init: with a terminal, it owns the terminal's session. */
+  private sessionLayer: string | null;
   constructor(
     private t: Template,
     private opts: RunOptions,
@@ -109,6 +111,7 @@ class Planner {
     this.devLayer = roots.at(-2)?.name ?? null;
     const parent = path.at(-2);
     this.helperLayer = (parent?.sublayers ?? []).find((s) => !s.app && !s.disabled && s.seccomp)?.name ?? null;
+    this.sessionLayer = path.filter((l) => (l.unshare ?? []).includes("pid")).at(-1)?.name ?? null;
     const hostLayer = path.find((l) => l.mask_never_access);
     this.trustedLayer = (hostLayer?.sublayers ?? []).find((s) => !s.disabled && !s.seccomp && !pathToApp(s))?.name ??
       null;
@@ -358,6 +361,7 @@ class Planner {
       helperSeccomp: l.seccomp ? this.opts.seccomp : null,
       sublayers: [],
     };
+    if (l.name === this.sessionLayer && this.app.terminal) plan.terminalSession = true;
     if (l.name === this.appRoot && this.opts.appimages.length > 0) plan.appimages = this.appImagePlans(l, ctx);
     if (l.name === this.helperLayer) {
       const u = untrustedHelpers(this.opts.desktop, Number(this.vars.uid));

@@ -117,6 +117,12 @@ export interface LayerPlan {
    * namespace right after it mounts proc, so that below it only the namespaces bbl creates can exist.
    */
   maxUserNamespaces?: number;
+  /**
+   * On the app's nearest init, when the sandbox has a terminal: it starts a session owning that
+   * terminal, and the app runs as a process group of it, so terminal stop signals (Ctrl-Z) reach the
+   * app (in a session of its own the app's group would be orphaned, and the kernel drops them).
+   */
+  terminalSession?: boolean;
   /** On the app's root layer: the AppImages it mounts. */
   appimages?: AppImagePlan[];
   /** On the app's root layer: programs bbl puts in /sbxdir/bin (first in the app's PATH), by name. */

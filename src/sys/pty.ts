@@ -7,7 +7,7 @@ import { check, cstr, libc } from "./libc.ts";
 import { O } from "./consts.ts";
 
 const TIOCGPTN = 0x80045430, TIOCSPTLCK = 0x40045431, TIOCGWINSZ = 0x5413, TIOCSWINSZ = 0x5414;
-export const TIOCSCTTY = 0x540e;
+export const TIOCSCTTY = 0x540e, TIOCSPGRP = 0x5410, TIOCGPGRP = 0x540f;
 
 export interface Pty {
   master: number;
@@ -52,14 +52,16 @@ function readable(pfd: Int16Array): boolean {
 }
 
 /**
- * Copies bytes from `from` to `to` until `from` ends (EOF, or EIO once no process holds the slave).
+ * Copies bytes from `from` to `to` until `from` ends (EOF, or EIO once no process holds the slave);
+ * `seen` looks at each chunk on the way.
  * A blocking read waits on a worker thread; once data flows, the reads that would not block are done
  * right here, so a stream of output does not pay a thread hop per (at most 4 KiB) pty read.
  */
-export async function pump(from: number, to: number): Promise<void> {
+export async function pump(from: number, to: number, seen: (bytes: Uint8Array) => void = () => {}): Promise<void> {
   const buf = new Uint8Array(65536);
   const pfd = new Int16Array([from & 0xffff, from >>> 16, POLLIN, 0]); // struct pollfd {int fd; short events, revents}
   const copy = (n: number): boolean => {
+    seen(buf.subarray(0, n));
     for (let off = 0; off < n;) {
       const w = Number(libc.write(to, buf.subarray(off, n), BigInt(n - off)));
       if (w <= 0) return false;
@@ -74,5 +76,21 @@ export async function pump(from: number, to: number): Promise<void> {
       const m = Number(libc.read(from, buf, BigInt(buf.length)));
       if (m <= 0 || !copy(m)) return;
     }
+  }
+}
+
+/** The terminal's foreground process group, as this process's pid namespace numbers it, or -1. */
+export function foregroundGroup(master: number): number {
+  const pgrp = new Int32Array(1);
+  return libc.ioctl(master, BigInt(TIOCGPGRP), new Uint8Array(pgrp.buffer)) === 0 ? pgrp[0] : -1;
+}
+
+/** Whether a process is stopped (state T in /proc/PID/stat). */
+export function isStopped(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat[stat.lastIndexOf(")") + 2] === "T";
+  } catch {
+    return false;
   }
 }

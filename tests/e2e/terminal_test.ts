@@ -83,3 +83,31 @@ print("injected")'`;
     }
   },
 });
+
+Deno.test("Ctrl-Z stops the app and bbl with it; fg continues both", async () => {
+  const home = userTempDir("bbl-home-");
+  try {
+    // An interactive shell of the test user's runs bbl as a job, as at a real terminal.
+    const asUser = bblArgv(["--version"], {}).indexOf("env");
+    const drop = bblArgv(["--version"], {}).slice(0, asUser);
+    // Quotes split the words the test waits for, so the shell's echo of the typed line does not match.
+    const app = "echo sta''rted; sleep 0.3; echo after-''resume; exit 3";
+    const bbl = bblArgv(["--", "/bin/sh", "-c", app], userEnv(home)).slice(asUser);
+    const typed = bbl.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
+    // The prompt shows the last exit status: "P3 " once bbl has returned the app's code.
+    const shell = [...drop, "env", "-i", "PATH=/usr/bin:/bin", `HOME=${home}`, "TERM=xterm", "PS1=P$? "];
+    const keys = ["WAIT:P0 ", `${typed}\n`, "WAIT:started", "\x1a", "WAIT:Stopped", "fg\n", "WAIT:P3 ", "exit\n"];
+    const out = await new Deno.Command("python3", {
+      args: [PTY_RUN, JSON.stringify(keys), ...shell, "bash", "--norc", "-i"],
+      stdout: "piped",
+    }).output();
+    const screen = new TextDecoder().decode(out.stdout);
+    assert.ok(screen.includes("started"), screen);
+    const stopped = screen.indexOf("Stopped"), resumed = screen.indexOf("after-resume");
+    assert.ok(stopped > screen.indexOf("started"), `the shell saw bbl stop while the app ran: ${screen}`);
+    assert.ok(resumed > stopped, `the app went on after fg: ${screen}`);
+    assert.match(screen, /P3 /, "and its exit code came back");
+  } finally {
+    Deno.removeSync(home, { recursive: true });
+  }
+});

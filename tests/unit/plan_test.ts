@@ -129,3 +129,11 @@ Deno.test("explain output names every layer and its steps", () => {
   assert.match(text, /layer4 \(app\): unshare user; uid 1000->0; gid 1000->0; caps dropped; no_new_privs/);
   assert.match(text, /app: \["ls","-l"\]/);
 });
+
+Deno.test("with a terminal, the app's nearest init owns its session (so Ctrl-Z can stop the app)", () => {
+  const withTty = byName(buildPlan(opts(), { ...host, tty: "/dev/pts/3" }, dflt()).root);
+  assert.deepEqual(Object.keys(withTty).filter((n) => withTty[n].terminalSession), ["layer2h"]);
+  assert.ok(withTty.layer4.app!.terminal);
+  const noTty = byName(buildPlan(opts(), host, dflt()).root);
+  assert.deepEqual(Object.keys(noTty).filter((n) => noTty[n].terminalSession), []);
+});
