@@ -16,14 +16,16 @@ import { VERSION } from "../version.ts";
 import { ALLOWANCES } from "../seccomp/policy.ts";
 import type { Pty } from "../sys/pty.ts";
 import { flagsToConfig, NO_FLAGS, type RawFlags } from "../config/flags.ts";
-import { loadConfig, type LoadInput } from "../config/load.ts";
+import { configHome, loadConfig, type LoadInput, readTrusted } from "../config/load.ts";
+import { approve, type Asker } from "../config/approval.ts";
+import { askYesNo } from "./ask.ts";
 import { hostView, resolveConfig } from "../config/resolve.ts";
 import { formatMerged, mergeConfigs } from "../config/merge.ts";
 import { DEFAULT_CONFIG } from "../config/defaults.ts";
 import { checkAppImageTools } from "../appimage/tools.ts";
 import { cacheBase, extracted, type SandboxRunner } from "../appimage/extract.ts";
 import { writeDesktopEntry } from "../appimage/desktop.ts";
-import type { Config } from "../config/schema.ts";
+import { type Config, parseConfig } from "../config/schema.ts";
 import { bblDir, selfArgv } from "../selfexec.ts";
 import { SandboxState } from "../state/store.ts";
 import { addStateCommands } from "./state.ts";
@@ -95,8 +97,16 @@ function parseId(flag: string, v: string | undefined): number | undefined {
   return Number(v);
 }
 
-function loadInput(host: HostFacts, flags: Config, command: string[], configFile?: string): LoadInput {
+/** Asks you to approve a configuration file found next to a program (src/config/approval.ts). */
+const askApproval: Asker = (path, text) => {
+  const lines = text.split("\n");
+  const shown = lines.slice(0, 40).map((l) => `  | ${l}`).join("\n") + (lines.length > 40 ? "\n  | ..." : "");
+  return askYesNo(`bbl: ${path} is new, or changed since you approved it:\n${shown}\nUse it from now on?`);
+};
+
+function loadInput(host: HostFacts, flags: Config, command: string[], configFile?: string, ask?: Asker): LoadInput {
   return {
+    ...(ask ? { ask } : {}),
     flags,
     configFile,
     command,
@@ -142,7 +152,7 @@ export function resolveRun(given: RawRunOptions, args: string[], host: HostFacts
   if (raw.shell && args.length > 0) throw new UsageError("--shell runs your shell: give no command");
   const ids = { uid: parseId("--uid", raw.uid), gid: parseId("--gid", raw.gid) };
   const program = raw.appimage ? [raw.appimage] : args;
-  const { name, merged } = loadConfig(loadInput(host, flagsToConfig(raw), program, raw.config));
+  const { name, merged } = loadConfig(loadInput(host, flagsToConfig(raw), program, raw.config, askApproval));
   const command = raw.appimage ? (raw.shell ? [] : [`/sbxdir/apps/run_${name}`, ...args]) : args;
   const opts = resolveConfig(name, merged, command, ids, hostView(host.env, host.home, host.cwd), raw.appimage);
   checkAppImageTools(opts.appimages, raw.appimageExtract ?? false);
@@ -234,7 +244,21 @@ export async function cli(argv: string[]): Promise<number> {
       const plan = buildPlan(resolveRun(raw, [...cmd, ...tail], host), host, loadTemplate(raw.template));
       console.log(raw.json ? JSON.stringify(plan, null, 2) : formatPlan(plan));
     });
-  program.command("config").description("configuration").command("show [name]")
+  const config = program.command("config").description("configuration");
+  config.command("trust <files...>")
+    .description(
+      "approve configuration files next to programs (bbl uses them only once approved, again after a change)",
+    )
+    .action((files: string[]) => {
+      const host = gatherHost();
+      for (const f of files) {
+        const text = readTrusted(f, host.uid, host.gid, true)!;
+        parseConfig(text, f); // approve only what would be accepted
+        approve(configHome(host.env, host.home), Deno.realPathSync(f), text);
+        console.log(`approved ${Deno.realPathSync(f)}`);
+      }
+    });
+  config.command("show [name]")
     .description("print the merged configuration of a sandbox and where each value comes from")
     .option("--config <file>", "include this configuration file, as a run would")
     .action((name: string | undefined, o: { config?: string }) => {

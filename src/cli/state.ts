@@ -6,6 +6,7 @@ import { overlayChanges } from "../state/diff.ts";
 import { NAME_RE } from "../config/schema.ts";
 import { BblError, UsageError } from "../errors.ts";
 import { libc } from "../sys/libc.ts";
+import { askYesNo } from "./ask.ts";
 
 function base(): string {
   const h = gatherHost();
@@ -42,13 +43,9 @@ function whileStopped(info: StateInfo, fn: () => void): void {
 /** Asks on the terminal; without one, only --yes agrees. */
 function confirm(question: string, yes: boolean): boolean {
   if (yes) return true;
-  if (!Deno.stdin.isTerminal()) {
-    throw new UsageError("no terminal to ask for confirmation on: add --yes to go ahead");
-  }
-  Deno.stderr.writeSync(new TextEncoder().encode(`${question} [y/N] `));
-  const buf = new Uint8Array(64);
-  const n = Deno.stdin.readSync(buf) ?? 0;
-  return /^y(es)?$/i.test(new TextDecoder().decode(buf.subarray(0, n)).trim());
+  const answer = askYesNo(question);
+  if (answer === null) throw new UsageError("no terminal to ask for confirmation on: add --yes to go ahead");
+  return answer;
 }
 
 export function addStateCommands(program: Command, setResult: (r: Promise<number>) => void): void {

@@ -10,12 +10,14 @@
  *
  * NAME is --name, else the `name` of the highest-priority name-independent file that has one, else
  * derived from the program's file name. A file that someone other than you (or root) owns, or that
- * other users can write, is refused: it would let them change your sandbox.
+ * other users can write, is refused: it would let them change your sandbox. Files next to a program
+ * or bbl are used only once you have approved them (approval.ts): a sandbox may have written them.
  */
 import { type ConfigLayer, mergeConfigs, type Merged } from "./merge.ts";
 import { type Config, parseConfig } from "./schema.ts";
 import { DEFAULT_CONFIG } from "./defaults.ts";
 import { UsageError } from "../errors.ts";
+import { type Asker, requireApproval } from "./approval.ts";
 
 export interface LoadInput {
   /** The command-line layer (see flags.ts). */
@@ -31,6 +33,8 @@ export interface LoadInput {
   gid: number;
   /** The directory of the bbl binary (of the checkout, from source). */
   bblDir: string;
+  /** For a run: asks about files next to programs not yet approved (see approval.ts). Absent: no check. */
+  ask?: Asker;
 }
 
 export interface Loaded {
@@ -82,15 +86,21 @@ export function readTrusted(path: string, uid: number, gid: number, required = f
   }
 }
 
-function layerOf(path: string, i: LoadInput, required = false): ConfigLayer | null {
+export function configHome(env: Record<string, string>, home: string): string {
+  return env.XDG_CONFIG_HOME?.startsWith("/") ? env.XDG_CONFIG_HOME : `${home}/.config`;
+}
+
+/** `nextToProgram`: found beside a program or bbl, so used only once approved. */
+function layerOf(path: string, i: LoadInput, required = false, nextToProgram = false): ConfigLayer | null {
   const text = readTrusted(path, i.uid, i.gid, required);
   if (text === null) return null;
+  if (nextToProgram && i.ask) requireApproval(configHome(i.env, i.home), Deno.realPathSync(path), text, i.ask);
   const abs = absolute(path, i.cwd);
   return { from: { label: abs, dir: dirOf(abs) }, config: parseConfig(text, path) };
 }
 
 export function loadConfig(i: LoadInput): Loaded {
-  const configHome = i.env.XDG_CONFIG_HOME?.startsWith("/") ? i.env.XDG_CONFIG_HOME : `${i.home}/.config`;
+  const home = configHome(i.env, i.home);
   const dirs = [i.bblDir];
   const program = i.command[0];
   if (program?.includes("/")) {
@@ -98,13 +108,13 @@ export function loadConfig(i: LoadInput): Loaded {
     if (appDir !== i.bblDir) dirs.push(appDir);
   }
   const flagsLayer: ConfigLayer = { from: { label: "command line", dir: i.cwd }, config: i.flags };
-  const userDefault = layerOf(`${configHome}/bbl/default.yaml`, i);
-  const nextTo = dirs.map((d) => layerOf(`${d}/bbl.yaml`, i));
+  const userDefault = layerOf(`${home}/bbl/default.yaml`, i);
+  const nextTo = dirs.map((d) => layerOf(`${d}/bbl.yaml`, i, false, true));
   const explicit = i.configFile ? layerOf(i.configFile, i, true) : null;
   const name = [flagsLayer, explicit, ...nextTo.toReversed(), userDefault]
     .map((l) => l?.config.name).find((n) => n !== undefined) ?? defaultName(i.command);
-  const named = (path: string) => {
-    const l = layerOf(path, i);
+  const named = (path: string, nextToProgram: boolean) => {
+    const l = layerOf(path, i, false, nextToProgram);
     if (l?.config.name !== undefined && l.config.name !== name) {
       throw new UsageError(`${path}: name: '${l.config.name}' differs from the file's own name '${name}'`);
     }
@@ -114,8 +124,8 @@ export function loadConfig(i: LoadInput): Loaded {
   const layers = [
     defaults,
     userDefault,
-    named(`${configHome}/bbl/${name}.yaml`),
-    ...dirs.flatMap((d, k) => [nextTo[k], named(`${d}/${name}.bbl.yaml`)]),
+    named(`${home}/bbl/${name}.yaml`, false),
+    ...dirs.flatMap((d, k) => [nextTo[k], named(`${d}/${name}.bbl.yaml`, true)]),
     explicit,
     flagsLayer,
   ].filter((l): l is ConfigLayer => l !== null);

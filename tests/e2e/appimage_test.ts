@@ -123,6 +123,7 @@ Deno.test("several AppImages in one sandbox, from the configuration", async () =
     const main = buildAppImage(dir, "Main.AppImage");
     buildAppImage(dir, "Helper-3.1.AppImage", { AppRun: '#!/bin/sh\necho "helper:$APPDIR:$*"\n' });
     writeAsUser(`${dir}/Main.bbl.yaml`, "mounts:\n  - { kind: appimage, src: ./Helper-3.1.AppImage }\n");
+    assert.equal((await bbl(["config", "trust", `${dir}/Main.bbl.yaml`], { home })).code, 0);
     const r = await bbl(["--appimage", main, "--shell"], {
       home,
       stdin: "/sbxdir/apps/run_Helper x; ls /sbxdir/apps\n",

@@ -211,6 +211,8 @@ Deno.test("configuration sources merge in order; config show names each value's 
       writeAsUser(`${app}/tool.bbl.yaml`, "env: { set: { D: named-dir } }\n");
       writeAsUser(`${app}/extra.yaml`, "env: { set: { E: explicit, D: explicit } }\n");
       writeAsUser(`${app}/prog`, '#!/bin/sh\necho "$(hostname) $A $B $C $D $E $F"; echo $HOME > ~/ran\n', 0o755);
+      const approved = await bbl(["config", "trust", `${app}/bbl.yaml`, `${app}/tool.bbl.yaml`], { home });
+      assert.equal(approved.code, 0, approved.stderr);
       const r = await bbl(["--config", `${app}/extra.yaml`, "--setenv", "F=flag", "--", `${app}/prog`], { home });
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, "from-name d dir dir explicit explicit flag\n");
@@ -317,10 +319,51 @@ Deno.test("a configuration file next to the app is read, never written, by the s
     const app = userTempDir("bbl-app-");
     try {
       writeAsUser(`${app}/bbl.yaml`, "hostname: mine\n");
+      assert.equal((await bbl(["config", "trust", `${app}/bbl.yaml`], { home })).code, 0);
       writeAsUser(`${app}/run.sh`, '#!/bin/sh\nhostname; echo "hostname: pwned" > bbl.yaml || echo refused\n', 0o755);
       const w = await bbl(["--cwd", "--", `${app}/run.sh`], { home, cwd: app });
       assert.equal(w.stdout, "mine\nrefused\n", w.stderr);
       assert.equal(Deno.readTextFileSync(`${app}/bbl.yaml`), "hostname: mine\n");
+    } finally {
+      Deno.removeSync(app, { recursive: true });
+    }
+  });
+});
+
+Deno.test("a configuration file next to a program is used only once approved, and again after a change", async () => {
+  await withHome(async (home) => {
+    const app = userTempDir("bbl-app-");
+    try {
+      writeAsUser(`${app}/prog`, "#!/bin/sh\nhostname\n", 0o755);
+      writeAsUser(`${app}/bbl.yaml`, "hostname: approved\nmounts: [{ kind: robind, src: ., same: true }]\n");
+      const first = await bbl(["--", `${app}/prog`], { home });
+      assert.equal(first.code, 125);
+      assert.match(first.stderr, /bbl.yaml is new, or changed since you approved it: .* `bbl config trust .*bbl.yaml`/);
+      assert.equal(first.stdout, "");
+      assert.equal((await bbl(["config", "trust", `${app}/bbl.yaml`], { home })).code, 0);
+      const ok = await bbl(["--", `${app}/prog`], { home });
+      assert.equal(ok.stdout, "approved\n", ok.stderr);
+      // Rewritten (as a sandbox with write access there could): refused until approved again.
+      writeAsUser(
+        `${app}/bbl.yaml`,
+        'hostname: rewritten\nmounts: [{ kind: robind, src: ., same: true }, { kind: bind, src: "~", same: true }]\n',
+      );
+      const changed = await bbl(["--", `${app}/prog`], { home });
+      assert.equal(changed.code, 125);
+      assert.match(changed.stderr, /changed since you approved it/);
+      // On a terminal, bbl shows the file and asks.
+      const asked = await inPty(["--", `${app}/prog`], ["WAIT:[y/N]", "y\r", "WAIT:rewritten"], home);
+      assert.match(asked.screen, /\| hostname: rewritten/);
+      assert.equal(asked.code, 0, asked.screen);
+      assert.equal((await bbl(["--", `${app}/prog`], { home })).stdout, "rewritten\n", "remembered");
+      // Approvals live in a never-access path: a sandbox cannot read or forge them.
+      const inside = await bbl(
+        ["--home", "overlay", "--", "/bin/sh", "-c", "ls ~/.config/bbl/approved 2>&1 | head -1"],
+        {
+          home,
+        },
+      );
+      assert.match(inside.stdout, /Permission denied/);
     } finally {
       Deno.removeSync(app, { recursive: true });
     }

@@ -4,6 +4,7 @@ import { parseConfig } from "../../src/config/schema.ts";
 import { type ConfigLayer, formatMerged, mergeConfigs } from "../../src/config/merge.ts";
 import { expandPath, matchEnvNames, type PathContext } from "../../src/config/paths.ts";
 import { resolveConfig } from "../../src/config/resolve.ts";
+import { isApproved, requireApproval } from "../../src/config/approval.ts";
 import { DEFAULT_CONFIG } from "../../src/config/defaults.ts";
 import { buildPlan } from "../../src/plan/plan.ts";
 import { parseTemplate } from "../../src/plan/template.ts";
@@ -246,4 +247,25 @@ Deno.test("the README's example configuration is valid", () => {
   const gui = readme.match(/```yaml\n(gui: auto[^]*?)```/);
   assert.ok(gui, "the GUI example is in the README");
   assert.equal(parseConfig(gui[1], "README.md").dbus, "filter");
+});
+
+Deno.test("approvals: a file next to a program is used only as approved, asked about otherwise", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    let asked = 0;
+    const say = (answer: boolean | null) => (() => (asked++, answer));
+    assert.throws(
+      () => requireApproval(dir, "/apps/bbl.yaml", "a: 1\n", say(null)),
+      /`bbl config trust \/apps\/bbl.yaml`$/,
+    );
+    assert.throws(() => requireApproval(dir, "/apps/bbl.yaml", "a: 1\n", say(false)), /\(you answered no\)/);
+    requireApproval(dir, "/apps/bbl.yaml", "a: 1\n", say(true));
+    assert.ok(isApproved(dir, "/apps/bbl.yaml", "a: 1\n"));
+    requireApproval(dir, "/apps/bbl.yaml", "a: 1\n", say(null));
+    assert.equal(asked, 3, "not asked again for the approved text");
+    assert.ok(!isApproved(dir, "/apps/bbl.yaml", "a: 2\n"), "a change needs a new approval");
+    assert.ok(!isApproved(dir, "/other/bbl.yaml", "a: 1\n"), "approvals are per file");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
