@@ -63,10 +63,10 @@ function relay(pty: Pty): { drained: Promise<void>; stop: () => void } {
   };
 }
 
-/** `env`: the user's environment, for reaching the X server when the plan asks for an X authority file. */
 /** Ctrl-Z, the usual suspend character. */
 const SUSPEND_KEY = 0x1a;
 
+/** `env`: the user's environment, for reaching the X server when the plan asks for an X authority file. */
 export async function launch(
   plan: Plan,
   uid: number,

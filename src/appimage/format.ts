@@ -10,6 +10,9 @@ import { UsageError } from "../errors.ts";
 
 export type FsFormat = "squashfs" | "dwarfs";
 
+/** Each filesystem's magic, at the start of its image. */
+export const MAGIC: Record<FsFormat, string> = { squashfs: "hsqs", dwarfs: "DWARFS" };
+
 export interface AppImageInfo {
   /** Where the filesystem starts in the file. */
   offset: number;
@@ -74,8 +77,9 @@ export function readAppImage(file: string, read: ReadAt, size: number): AppImage
     }
   }
   const magic = read(offset, 6);
-  if (text(magic.subarray(0, 4)) === "hsqs") return { offset, format: "squashfs" };
-  if (text(magic) === "DWARFS") return { offset, format: "dwarfs" };
+  for (const format of ["squashfs", "dwarfs"] as const) {
+    if (text(magic.subarray(0, MAGIC[format].length)) === MAGIC[format]) return { offset, format };
+  }
   if (magic.length === 0) return fail(`truncated: no filesystem image after the runtime (offset ${offset})`);
   const hex = [...magic].map((b) => b.toString(16).padStart(2, "0")).join(" ");
   return fail(`no squashfs or DwarFS filesystem at offset ${offset} (found bytes ${hex})`);

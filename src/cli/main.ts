@@ -16,12 +16,11 @@ import { VERSION } from "../version.ts";
 import { ALLOWANCES } from "../seccomp/policy.ts";
 import type { Pty } from "../sys/pty.ts";
 import { flagsToConfig, NO_FLAGS, type RawFlags } from "../config/flags.ts";
-import { configHome, loadConfig, type LoadInput, readTrusted } from "../config/load.ts";
+import { configHome, defaultsLayer, loadConfig, type LoadInput, readTrusted } from "../config/load.ts";
 import { approve, type Asker } from "../config/approval.ts";
 import { askYesNo } from "./ask.ts";
 import { hostView, resolveConfig } from "../config/resolve.ts";
 import { formatMerged, mergeConfigs } from "../config/merge.ts";
-import { DEFAULT_CONFIG } from "../config/defaults.ts";
 import { checkAppImageTools } from "../appimage/tools.ts";
 import { cacheBase, extracted, type SandboxRunner } from "../appimage/extract.ts";
 import { writeDesktopEntry } from "../appimage/desktop.ts";
@@ -136,12 +135,12 @@ async function runWithState(plan: Plan, opts: RunOptions, host: HostFacts, pty: 
   }
 }
 
-/** The command line and the configuration it selects, resolved against the host (files checked, nothing made). */
 /** The repeatable options, each a list even when not given. */
 function withLists(raw: RawRunOptions): RawRunOptions {
   return { ...NO_FLAGS, ...Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)) };
 }
 
+/** The command line and the configuration it selects, resolved against the host (files checked, nothing made). */
 export function resolveRun(given: RawRunOptions, args: string[], host: HostFacts): RunOptions {
   const raw = withLists(given);
   if (!raw.appimage) {
@@ -163,7 +162,7 @@ export function resolveRun(given: RawRunOptions, args: string[], host: HostFacts
 function sandboxRunner(host: HostFacts): SandboxRunner {
   return (name, mounts, command) => {
     const merged = mergeConfigs([
-      { from: { label: "defaults", dir: host.home }, config: DEFAULT_CONFIG },
+      defaultsLayer(host.home),
       { from: { label: "bbl", dir: host.cwd }, config: { mounts } },
     ]);
     const opts = resolveConfig(name, merged, command, {}, hostView(host.env, host.home, host.cwd));

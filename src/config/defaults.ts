@@ -25,7 +25,7 @@ export const NEVER_ACCESS = [
   "~/.config/bbl",
 ];
 
-export const DEFAULT_CONFIG: Config = {
+export const DEFAULT_CONFIG = {
   home: "tmpfs",
   cwd: false,
   net: "none",
@@ -40,4 +40,4 @@ export const DEFAULT_CONFIG: Config = {
   gpu: false,
   seccomp: "default",
   never_access: NEVER_ACCESS,
-};
+} as const satisfies Config;

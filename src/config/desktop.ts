@@ -2,7 +2,8 @@
  * Display, bus, sound, fonts and GPU for the app, from the merged configuration and the user's
  * environment. Each is off unless asked; what is asked must be there (a clear error otherwise).
  */
-import type { Merged, Sourced } from "./merge.ts";
+import { type Merged, type Sourced, valueOf } from "./merge.ts";
+import { configHome } from "./load.ts";
 import type { DesktopOptions, GuiSetting } from "../plan/options.ts";
 import { freeDisplay, parseDisplay, waylandSocket } from "../desktop/display.ts";
 import { sessionBusSocket } from "../desktop/dbus.ts";
@@ -45,7 +46,7 @@ function need(h: DesktopHost, tool: string, pkg: string, label: string): void {
 
 function resolveGui(m: Merged, h: DesktopHost, app: boolean): GuiSetting {
   const s = m.scalars.gui;
-  let mode = s?.value ?? "none";
+  let mode = valueOf(m, "gui");
   const label = at(s, "gui");
   const wayland = waylandSocket(h.env);
   const display = parseDisplay(h.env.DISPLAY);
@@ -72,7 +73,7 @@ function resolveGui(m: Merged, h: DesktopHost, app: boolean): GuiSetting {
   }
   if (mode === "x11") {
     need(h, "xauth", "xauth", label);
-    return { mode: "x11", display: display.number, trusted: m.scalars.x11_trusted?.value ?? false };
+    return { mode: "x11", display: display.number, trusted: valueOf(m, "x11_trusted") };
   }
   need(h, "Xephyr", "xserver-xephyr", label);
   const xa = h.env.XAUTHORITY || `${h.home}/.Xauthority`;
@@ -88,7 +89,7 @@ function resolveGui(m: Merged, h: DesktopHost, app: boolean): GuiSetting {
 /** `app`: the run is an AppImage's (its default display is the one there is, not none). */
 export function resolveDesktop(m: Merged, h: DesktopHost, app = false): DesktopOptions {
   const gui = resolveGui(m, h, app);
-  const dbusMode = m.scalars.dbus?.value ?? "none";
+  const dbusMode = valueOf(m, "dbus");
   let dbus: DesktopOptions["dbus"] = { mode: "none" };
   if (dbusMode !== "none") {
     const label = at(m.scalars.dbus, "dbus");
@@ -98,7 +99,7 @@ export function resolveDesktop(m: Merged, h: DesktopHost, app = false): DesktopO
     const names = (k: "dbus_talk" | "dbus_own" | "dbus_see") => m[k].map((s) => s.value);
     dbus = { mode: dbusMode, socket, talk: names("dbus_talk"), own: names("dbus_own"), see: names("dbus_see") };
   }
-  const audioMode = m.scalars.audio?.value ?? "none";
+  const audioMode = valueOf(m, "audio");
   let audio: DesktopOptions["audio"] = { mode: "none" };
   if (audioMode !== "none") {
     const label = at(m.scalars.audio, "audio");
@@ -106,15 +107,13 @@ export function resolveDesktop(m: Merged, h: DesktopHost, app = false): DesktopO
     if (!rt?.startsWith("/")) throw new UsageError(`${label}: XDG_RUNTIME_DIR is not set`);
     const socket = audioMode === "pulse" ? `${rt}/pulse/native` : `${rt}/pipewire-0`;
     if (!h.exists(socket)) throw new UsageError(`${label}: ${audioMode}: no socket at ${socket}`);
-    const cookie = `${
-      h.env.XDG_CONFIG_HOME?.startsWith("/") ? h.env.XDG_CONFIG_HOME : `${h.home}/.config`
-    }/pulse/cookie`;
+    const cookie = `${configHome(h.env, h.home)}/pulse/cookie`;
     audio = audioMode === "pulse"
       ? { mode: "pulse", socket, cookie: h.exists(cookie) ? cookie : null }
       : { mode: "pipewire", socket };
   }
   let devices: string[] = [];
-  if (m.scalars.gpu?.value) {
+  if (valueOf(m, "gpu")) {
     devices = [
       ...(h.readDir("/dev/dri") ?? []).filter((n) => /^renderD\d+$/.test(n)).map((n) => `dri/${n}`),
       ...(h.readDir("/dev") ?? []).filter((n) => /^nvidia(\d+|ctl|-uvm|-uvm-tools|-modeset)$/.test(n)),

@@ -86,6 +86,9 @@ export function readTrusted(path: string, uid: number, gid: number, required = f
   }
 }
 
+/** The embedded defaults as the lowest source (relative paths in them are under your home). */
+export const defaultsLayer = (home: string): ConfigLayer => ({ from: { label: "defaults", dir: home }, config: DEFAULT_CONFIG });
+
 export function configHome(env: Record<string, string>, home: string): string {
   return env.XDG_CONFIG_HOME?.startsWith("/") ? env.XDG_CONFIG_HOME : `${home}/.config`;
 }
@@ -120,9 +123,8 @@ export function loadConfig(i: LoadInput): Loaded {
     }
     return l;
   };
-  const defaults: ConfigLayer = { from: { label: "defaults", dir: i.home }, config: DEFAULT_CONFIG };
   const layers = [
-    defaults,
+    defaultsLayer(i.home),
     userDefault,
     named(`${home}/bbl/${name}.yaml`, false),
     ...dirs.flatMap((d, k) => [nextTo[k], named(`${d}/${name}.bbl.yaml`, true)]),

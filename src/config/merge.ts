@@ -8,6 +8,7 @@
  * env.unset of it, and the other way round.
  */
 import { type Config, type MountEntry, SINGLE_KEYS, type SingleKey } from "./schema.ts";
+import { DEFAULT_CONFIG } from "./defaults.ts";
 
 export interface Origin {
   /** A file path, "defaults" or "command line". */
@@ -44,6 +45,11 @@ export interface Merged {
 
 function addUnique(list: Sourced<string>[], value: string, from: Origin): void {
   if (!list.some((s) => s.value === value)) list.push({ value, from });
+}
+
+/** A single value as merged, else the embedded default (a merge need not start from the defaults). */
+export function valueOf<K extends SingleKey & keyof typeof DEFAULT_CONFIG>(m: Merged, k: K): NonNullable<Config[K]> {
+  return (m.scalars[k]?.value ?? DEFAULT_CONFIG[k]) as NonNullable<Config[K]>;
 }
 
 export function mergeConfigs(layers: ConfigLayer[]): Merged {

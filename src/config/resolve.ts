@@ -3,10 +3,11 @@
  * source checked, relative paths taken from the directory of the file that gave them. Anything wrong
  * is a UsageError naming the source and key, raised before anything is created.
  */
-import type { Merged, Origin, Sourced } from "./merge.ts";
+import { type Merged, type Origin, type Sourced, valueOf } from "./merge.ts";
 import { isHomePath } from "./schema.ts";
-import { expandPath, isPattern, matchEnvNames, type PathContext, type ReadDir, readDirNames } from "./paths.ts";
+import { expandPath, isPattern, matchEnvNames, type PathContext, readDirNames } from "./paths.ts";
 import type { AppImageRequest, ExtraMount, HomeSetting, RunOptions } from "../plan/options.ts";
+import { pathIn } from "../plan/config_steps.ts";
 import { type AppImageInfo, inspectAppImage } from "../appimage/format.ts";
 import { defaultName } from "./load.ts";
 import { type DesktopHost, resolveDesktop } from "./desktop.ts";
@@ -21,10 +22,7 @@ import { stateBase } from "../state/store.ts";
 
 /** What resolving looks at on the host. Injected for tests. */
 export interface HostView extends DesktopHost {
-  env: Record<string, string>;
-  home: string;
   cwd: string;
-  readDir: ReadDir;
   /** The resolved path, or null when it does not exist. */
   realPath: (p: string) => string | null;
   isDir: (p: string) => boolean;
@@ -67,7 +65,6 @@ export const hostView = (env: Record<string, string>, home: string, cwd: string)
 
 /** Destinations bbl owns or builds itself. */
 const RESERVED_DESTS = ["/proc", "/dev", "/sbxdir"];
-const under = (p: string, dir: string) => p === dir || p.startsWith(dir + "/");
 
 function where(s: Sourced<unknown>, key: string): string {
   return `${s.from.label}: ${key}`;
@@ -84,7 +81,7 @@ function checkDest(dest: string, label: string): string {
     throw new UsageError(`${label}: '${dest}' must not contain . or .. components`);
   }
   if (clean === "/") throw new UsageError(`${label}: cannot replace the sandbox's root`);
-  const reserved = RESERVED_DESTS.find((r) => under(clean, r));
+  const reserved = RESERVED_DESTS.find((r) => pathIn(clean, r));
   if (reserved) throw new UsageError(`${label}: ${clean} is inside ${reserved}, which bbl builds itself`);
   return clean;
 }
@@ -161,7 +158,7 @@ function resolveMounts(m: Merged, h: HostView): ExtraMount[] {
 /**
  * The configuration files in force, where the app could otherwise write them (under --cwd, a read-write
  * mount or a home directory), are bound read-only over themselves: a sandbox never rewrites the rules
- * of its next run. (It could still add a file that does not exist yet; SECURITY.md says so.)
+ * of its next run. (A file it adds next to a program is used only once you approve it: approval.ts.)
  */
 function protectConfigs(m: Merged, mounts: ExtraMount[], cwd: string | null, home: HomeSetting, h: HostView) {
   const writable = [
@@ -172,7 +169,7 @@ function protectConfigs(m: Merged, mounts: ExtraMount[], cwd: string | null, hom
   const files = m.sources.filter((s) => s.label.startsWith("/")).map((s) => h.realPath(s.label))
     .filter((f): f is string => f !== null);
   const protect: ExtraMount[] = files.flatMap((f) =>
-    writable.filter((w) => under(f, w.src)).map((w) => ({
+    writable.filter((w) => pathIn(f, w.src)).map((w) => ({
       kind: "robind" as const,
       src: f,
       dest: w.dest + f.slice(w.src.length),
@@ -183,11 +180,12 @@ function protectConfigs(m: Merged, mounts: ExtraMount[], cwd: string | null, hom
 }
 
 function resolveHome(m: Merged, h: HostView): HomeSetting {
-  const s = m.scalars.home;
-  if (!s || !isHomePath(s.value)) return { mode: (s?.value ?? "tmpfs") as "tmpfs" | "persist" | "overlay" };
+  const value = valueOf(m, "home");
+  if (!isHomePath(value)) return { mode: value as "tmpfs" | "persist" | "overlay" };
+  const s = m.scalars.home!; // a directory comes from a source, never the defaults
   const ctx = ctxOf(s.from, h, "home");
-  if (isPattern(s.value, ctx)) throw new UsageError(`${where(s, "home")}: a home directory cannot be a pattern`);
-  const p = expandPath(s.value, ctx, h.readDir)[0];
+  if (isPattern(value, ctx)) throw new UsageError(`${where(s, "home")}: a home directory cannot be a pattern`);
+  const p = expandPath(value, ctx, h.readDir)[0];
   const real = h.realPath(p);
   if (real === null || !h.isDir(real)) throw new UsageError(`${where(s, "home")}: ${p} is not an existing directory`);
   return { mode: "dir", path: real };
@@ -196,7 +194,7 @@ function resolveHome(m: Merged, h: HostView): HomeSetting {
 function resolveSeccomp(m: Merged, h: HostView): Policy | null {
   const s = m.scalars.seccomp;
   const allow = m.seccomp_allow.map((a) => a.value);
-  const value = s?.value ?? "default";
+  const value = valueOf(m, "seccomp");
   if (value !== "default" && allow.length > 0) {
     throw new UsageError(
       `${m.seccomp_allow[0].from.label}: seccomp_allow goes with the default policy, not seccomp: ${value} (${
@@ -242,15 +240,15 @@ export function resolveConfig(
   }
   // Every sandbox's state is hidden from all of them (the planner shows a persistent home its own),
   // whether it exists yet or not: the launcher may create it after planning.
-  const realBase = h.realPath(base);
-  neverAccess.add(realBase ?? base);
-  const cwd = sc.cwd?.value ?? false;
+  const stateRoot = h.realPath(base) ?? base;
+  neverAccess.add(stateRoot);
+  const cwd = valueOf(m, "cwd");
   if (cwd) {
     const label = `${sc.cwd!.from.label}: cwd`;
     const real = h.realPath(h.cwd) ?? h.cwd;
     if (real === "/") throw new UsageError(`${label}: the current directory is /, which cannot be bound`);
     checkDest(real, label);
-    const hidden = [...neverAccess].find((n) => under(real, n));
+    const hidden = [...neverAccess].find((n) => pathIn(real, n));
     if (hidden) throw new UsageError(`${label}: ${real} is a never-access path (${hidden})`);
   }
   const limits: Record<string, number> = {};
@@ -266,20 +264,20 @@ export function resolveConfig(
     uid: ids.uid,
     gid: ids.gid,
     home,
-    stateBase: realBase ?? base,
-    stateDir: home.mode === "persist" || home.mode === "overlay" ? `${realBase ?? base}/${name}` : null,
+    stateBase: stateRoot,
+    stateDir: home.mode === "persist" || home.mode === "overlay" ? `${stateRoot}/${name}` : null,
     cwd,
     mounts: protectConfigs(m, resolveMounts(m, h), cwd ? h.cwd : null, home, h),
     desktop: resolveDesktop(m, h, appimage !== undefined),
     appimages: resolveAppImages(m, h, appimage === undefined ? [] : [appImageRequest(name, appimage, h)]),
     neverAccess: [...neverAccess],
-    net: sc.net?.value ?? "none",
+    net: valueOf(m, "net"),
     dns: sc.dns?.value ?? [],
     ...(sc.hostname ? { hostname: sc.hostname.value } : {}),
-    machineId: sc.machine_id?.value ?? "host",
-    maskOsRelease: sc.mask_os_release?.value ?? false,
-    allowOpt: sc.allow_opt?.value ?? false,
-    seeRealHw: sc.see_real_hw?.value ?? false,
+    machineId: valueOf(m, "machine_id"),
+    maskOsRelease: valueOf(m, "mask_os_release"),
+    allowOpt: valueOf(m, "allow_opt"),
+    seeRealHw: valueOf(m, "see_real_hw"),
     setenv: Object.fromEntries(Object.entries(m.env_set).map(([k, s]) => [k, s.value])),
     keepenv: [...new Set(m.env_keep.flatMap((s) => matchEnvNames(s.value, hostNames)))],
     unsetenv: m.env_unset.map((s) => s.value),

@@ -13,14 +13,13 @@ import { check, cstr, libc } from "../sys/libc.ts";
 import { MS, O } from "../sys/consts.ts";
 import { mount } from "../sys/mount.ts";
 import { BblError } from "../errors.ts";
+import { MAGIC } from "../appimage/format.ts";
 
 /** What the FUSE daemon of one AppImage gets: its connection and the image, both opened here. */
 export interface AppImageFds {
   fuse: number;
   image: number;
 }
-
-const MAGIC = { squashfs: "hsqs", dwarfs: "DWARFS" };
 
 /** The script behind /sbxdir/apps/run_NAME: AppRun with the AppImage conventions. */
 export function runScript(a: Pick<AppImagePlan, "name" | "argv0">): string {

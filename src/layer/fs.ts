@@ -34,6 +34,12 @@ function prepareParents(root: string, dest: string): void {
   }
 }
 
+/** Creates a file that must not exist yet, with exactly `mode` (the umask would clear bits of it). */
+function newFile(p: string, text: string, mode: number): void {
+  Deno.writeTextFileSync(p, text, { mode, createNew: true });
+  Deno.chmodSync(p, mode);
+}
+
 /** Makes the mount point for dest: a directory, or an empty file when the source is not a directory. */
 function mountPoint(root: string, dest: string, asFile: boolean): string {
   prepareParents(root, dest);
@@ -125,15 +131,13 @@ function applyOne(a: Applying, op: FsOp, index: number): void {
       if (existing?.isFile && op.kind === "rofile") {
         // A file of a bound directory (such as /etc/machine-id): covered by ours, the source untouched.
         const own = `${a.scratch}/file-${index}`;
-        Deno.writeTextFileSync(own, op.content, { mode: op.mode, createNew: true });
-        Deno.chmodSync(own, op.mode);
+        newFile(own, op.content, op.mode);
         mount(`replacing ${op.dest}`, own, p, null, MS.BIND);
         a.readonlyLater.push(op.dest);
         return;
       }
       if (existing !== null) throw new BblError(`${op.dest}: already exists in the new root`);
-      Deno.writeTextFileSync(p, op.content, { mode: op.mode, createNew: true });
-      Deno.chmodSync(p, op.mode);
+      newFile(p, op.content, op.mode);
       if (op.kind === "rofile") {
         mount(`protecting ${op.dest}`, p, p, null, MS.BIND);
         a.readonlyLater.push(op.dest);
@@ -286,13 +290,11 @@ function makeSbxdir(a: Applying, layer: LayerPlan): void {
   if (layer.sbxBin) {
     Deno.mkdirSync(`${at}/bin`);
     for (const [name, text] of Object.entries(layer.sbxBin)) {
-      Deno.writeTextFileSync(`${at}/bin/${name}`, text, { mode: 0o755 });
-      Deno.chmodSync(`${at}/bin/${name}`, 0o755);
+      newFile(`${at}/bin/${name}`, text, 0o755);
     }
   }
   for (const img of layer.appimages ?? []) {
-    Deno.writeTextFileSync(`${at}/apps/run_${img.name}`, runScript(img), { mode: 0o755 });
-    Deno.chmodSync(`${at}/apps/run_${img.name}`, 0o755);
+    newFile(`${at}/apps/run_${img.name}`, runScript(img), 0o755);
     bindByFd(img.image, `/sbxdir/apps/${img.name}.AppImage`, a.root, true, false);
     if (img.extracted) bindByFd(img.extracted, `/sbxdir/apps/${img.name}`, a.root, true, false);
     else {

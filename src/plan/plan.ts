@@ -244,16 +244,18 @@ class Planner {
         case "symlink":
           ops.push({ kind: "symlink", dest, target: this.sub(f.target!, `${label}.target`) });
           break;
-        case "dev":
+        case "dev": {
           if (ctx.dev === null) this.fail(label, "no device nodes to bind: the parent's new root has no dev");
+          const extra = this.devExtra(l.name);
           ops.push({
             kind: "dev",
             dest,
             from: ctx.dev,
             ...(ctx.console ? { console: ctx.console } : {}),
-            ...(this.devExtra(l.name).length > 0 ? { extra: this.devExtra(l.name) } : {}),
+            ...(extra.length > 0 ? { extra } : {}),
           });
           break;
+        }
         case "mask":
           ops.push({ kind: "mask", src: host(dest, label), dest, ...opt });
           break;
