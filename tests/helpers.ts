@@ -3,6 +3,8 @@
  * "bbltest", created by .ci/run) with setpriv; as anyone else they run as that user. A missing test
  * user is an error, never a skip: isolation tests must not pass without a sandbox having run.
  */
+import { removeTree } from "../src/state/store.ts";
+
 export const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 export const DENO = Deno.execPath();
 const TEST_USER = Deno.env.get("BBL_TEST_USER") ?? "bbltest";
@@ -38,6 +40,22 @@ export function userTempDir(prefix = "bbl-test-"): string {
   if (Deno.uid() === 0) Deno.chownSync(d, user.uid, user.gid);
   return d;
 }
+
+/**
+ * Runs `fn` with fresh directories of the test user's (one per prefix: a HOME, fixtures...), removed
+ * afterwards, even where a sandbox left directories without permissions (an overlay's work/work).
+ */
+export async function withUserDirs(prefixes: string[], fn: (...dirs: string[]) => Promise<void>): Promise<void> {
+  const dirs = prefixes.map((p) => userTempDir(p));
+  try {
+    await fn(...dirs);
+  } finally {
+    dirs.forEach((d) => removeTree(d));
+  }
+}
+
+/** The names in a directory, sorted; none when it does not exist. */
+export const ls = (dir: string) => exists(dir) ? [...Deno.readDirSync(dir)].map((e) => e.name).sort() : [];
 
 /** Writes a file as the test user would, creating its missing parent directories (theirs too). */
 export function writeAsUser(path: string, text: string, mode = 0o644): void {

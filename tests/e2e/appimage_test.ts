@@ -10,10 +10,11 @@ import {
   descendantsOf,
   exists,
   instanceBase,
+  ls,
   readRest,
   startBbl,
   user,
-  userTempDir,
+  withUserDirs,
   writeAsUser,
 } from "../helpers.ts";
 import { APPRUN, buildAppImage as build, type Entry, RUNTIME_SAYS } from "../appimage_fixture.ts";
@@ -21,19 +22,8 @@ import { APPRUN, buildAppImage as build, type Entry, RUNTIME_SAYS } from "../app
 /** A fixture owned by the test user, like a download: only the sandbox keeps the app from changing it. */
 const buildAppImage = (dir: string, file: string, files?: Record<string, Entry>, comp?: "gzip" | "xz" | "zstd") =>
   build(dir, file, files, comp, Deno.uid() === 0 ? user : undefined);
-const fixtureDir = () => userTempDir("bbl-appimages-");
-
-const ls = (dir: string) => exists(dir) ? [...Deno.readDirSync(dir)].map((e) => e.name).sort() : [];
-
-async function withDirs(fn: (dir: string, home: string) => Promise<void>): Promise<void> {
-  const dir = fixtureDir(), home = userTempDir("bbl-home-");
-  try {
-    await fn(dir, home);
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-    Deno.removeSync(home, { recursive: true });
-  }
-}
+const withDirs = (fn: (dir: string, home: string) => Promise<void>) =>
+  withUserDirs(["bbl-appimages-", "bbl-home-"], fn);
 
 /** The test user's processes named `comm` (anywhere on the machine). */
 function processesOf(comm: string): number[] {

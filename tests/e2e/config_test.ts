@@ -10,26 +10,18 @@ import {
   exists,
   inPty,
   instanceBase,
+  ls,
   readRest,
   sandboxSh,
   startBbl,
   userTempDir,
   waitFor,
+  withUserDirs,
   writeAsUser,
 } from "../helpers.ts";
-import { removeTree } from "../../src/state/store.ts";
 
 const state = (home: string, name = "") => `${home}/.local/state/bbl${name ? `/${name}` : ""}`;
-const ls = (dir: string) => exists(dir) ? [...Deno.readDirSync(dir)].map((e) => e.name).sort() : [];
-
-async function withHome(fn: (home: string) => Promise<void>): Promise<void> {
-  const home = userTempDir("bbl-home-");
-  try {
-    await fn(home);
-  } finally {
-    removeTree(home); // the sandbox may have left directories without permissions (overlay's work/work)
-  }
-}
+const withHome = (fn: (home: string) => Promise<void>) => withUserDirs(["bbl-home-"], fn);
 
 Deno.test("tmpfs home (the default): the app's files are gone after it, and nothing is left", async () => {
   await withHome(async (home) => {

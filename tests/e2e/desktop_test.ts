@@ -4,7 +4,7 @@
  * fonts, the GPU, xdg-open. Screenshots go to a directory each test prints.
  */
 import assert from "node:assert/strict";
-import { bbl, readRest, REPO, startBbl, user, userTempDir, writeAsUser } from "../helpers.ts";
+import { bbl, readRest, REPO, startBbl, user, userTempDir, withUserDirs, writeAsUser } from "../helpers.ts";
 import { buildAppImage } from "../appimage_fixture.ts";
 import { hasDrawing, xwdToPng } from "../xwd_png.ts";
 import { runtimeDir, startBus, startSocket, startWeston, startXvfb, type Xserver } from "../desktop_servers.ts";
@@ -12,16 +12,15 @@ import { runtimeDir, startBus, startSocket, startWeston, startXvfb, type Xserver
 /** Kept after the run (git-ignored), for people to look at. */
 const SHOTS = `${REPO}/.test-output/screenshots`;
 
-async function withX(fn: (x: Xserver, home: string) => Promise<void>): Promise<void> {
-  const dir = userTempDir("bbl-x-"), home = userTempDir("bbl-home-");
-  const x = await startXvfb(dir);
-  try {
-    await fn(x, home);
-  } finally {
-    await x.stop();
-    Deno.removeSync(dir, { recursive: true });
-    Deno.removeSync(home, { recursive: true });
-  }
+function withX(fn: (x: Xserver, home: string) => Promise<void>): Promise<void> {
+  return withUserDirs(["bbl-x-", "bbl-home-"], async (dir, home) => {
+    const x = await startXvfb(dir);
+    try {
+      await fn(x, home);
+    } finally {
+      await x.stop();
+    }
+  });
 }
 
 /** A screenshot of the whole X display, kept (xwd and PNG) for people to look at. */
