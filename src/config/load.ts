@@ -87,7 +87,10 @@ export function readTrusted(path: string, uid: number, gid: number, required = f
 }
 
 /** The embedded defaults as the lowest source (relative paths in them are under your home). */
-export const defaultsLayer = (home: string): ConfigLayer => ({ from: { label: "defaults", dir: home }, config: DEFAULT_CONFIG });
+export const defaultsLayer = (home: string): ConfigLayer => ({
+  from: { label: "defaults", dir: home },
+  config: DEFAULT_CONFIG,
+});
 
 export function configHome(env: Record<string, string>, home: string): string {
   return env.XDG_CONFIG_HOME?.startsWith("/") ? env.XDG_CONFIG_HOME : `${home}/.config`;

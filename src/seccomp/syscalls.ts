@@ -3,6 +3,23 @@
  * arch/x86/entry/syscalls/syscall_64.tbl and include/uapi/asm-generic/unistd.h). A name missing for an
  * architecture does not exist there (iopl and ioperm are x86 only).
  */
+/** Calls added since Linux 5.1 have one number on every architecture. */
+const UNIFIED: Record<string, number> = {
+  io_uring_setup: 425,
+  io_uring_enter: 426,
+  io_uring_register: 427,
+  open_tree: 428,
+  move_mount: 429,
+  fsopen: 430,
+  fsconfig: 431,
+  fsmount: 432,
+  fspick: 433,
+  clone3: 435,
+  pidfd_getfd: 438,
+  mount_setattr: 442,
+  quotactl_fd: 443,
+};
+
 export const SYSCALLS: Record<"x86_64" | "aarch64", Record<string, number>> = {
   x86_64: {
     ioctl: 16,
@@ -43,19 +60,7 @@ export const SYSCALLS: Record<"x86_64" | "aarch64", Record<string, number>> = {
     kexec_file_load: 320,
     bpf: 321,
     userfaultfd: 323,
-    io_uring_setup: 425,
-    io_uring_enter: 426,
-    io_uring_register: 427,
-    open_tree: 428,
-    move_mount: 429,
-    fsopen: 430,
-    fsconfig: 431,
-    fsmount: 432,
-    fspick: 433,
-    clone3: 435,
-    pidfd_getfd: 438,
-    mount_setattr: 442,
-    quotactl_fd: 443,
+    ...UNIFIED,
   },
   aarch64: {
     ioctl: 29,
@@ -94,19 +99,7 @@ export const SYSCALLS: Record<"x86_64" | "aarch64", Record<string, number>> = {
     bpf: 280,
     userfaultfd: 282,
     kexec_file_load: 294,
-    io_uring_setup: 425,
-    io_uring_enter: 426,
-    io_uring_register: 427,
-    open_tree: 428,
-    move_mount: 429,
-    fsopen: 430,
-    fsconfig: 431,
-    fsmount: 432,
-    fspick: 433,
-    clone3: 435,
-    pidfd_getfd: 438,
-    mount_setattr: 442,
-    quotactl_fd: 443,
+    ...UNIFIED,
   },
 };
 
