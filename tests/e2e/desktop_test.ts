@@ -128,6 +128,10 @@ Deno.test("gui xephyr: the app lands on a nested server of its own; two at once;
       const d1 = one.output.match(/display=:(\d+)/)![1], d2 = two.output.match(/display=:(\d+)/)![1];
       assert.notEqual(d1, d2, "each instance its own display number");
       assert.notEqual(d1, String(x.display));
+      // Xephyr listens only on its socket path inside: no abstract socket in your network namespace.
+      const unix = Deno.readTextFileSync("/proc/net/unix");
+      assert.match(unix, new RegExp(`@/tmp/.X11-unix/X${x.display}\\b`), "the check sees abstract sockets");
+      for (const d of [d1, d2]) assert.doesNotMatch(unix, new RegExp(`@/tmp/.X11-unix/X${d}\\b`));
       let top = "";
       for (let i = 0; i < 100 && !(/"bbl: one"/.test(top) && /"bbl: two"/.test(top)); i++) {
         top = await topWindows(x);
