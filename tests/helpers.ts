@@ -104,12 +104,13 @@ export function userEnv(home: string, extra: Record<string, string> = {}): Recor
 }
 
 /**
- * argv that runs bbl from source as the test user with exactly `env`. Sandboxes run with --cached-only
- * (no registry access per test; the cache is filled once below) and --quiet (no download chatter).
+ * argv that runs bbl from source as the test user with exactly `env`. The test user never reaches the
+ * registry (--cached-only): bbl's npm packages come from the checkout's node_modules/, which the
+ * invoking user's `deno test` filled with its own environment (deno.json: nodeModulesDir auto).
  */
-export function bblArgv(args: string[], env: Record<string, string>, cachedOnly = true): string[] {
+export function bblArgv(args: string[], env: Record<string, string>): string[] {
   const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-  const flags = ["--allow-all", "--frozen", "--quiet", ...(cachedOnly ? ["--cached-only"] : [])];
+  const flags = ["--allow-all", "--frozen", "--quiet", "--cached-only"];
   const bbl = [DENO, "run", ...flags, "--config", `${REPO}/deno.json`, `${REPO}/src/main.ts`, ...args];
   const drop = Deno.uid() === 0 ? ["setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--init-groups", "--"] : [];
   return [...drop, "env", "-i", ...envArgs, ...bbl];
@@ -255,11 +256,17 @@ export async function inPty(args: string[], keys: string[], home?: string): Prom
   }
 }
 
-/** Fills the test user's Deno cache with bbl's npm dependencies (once per test process). */
-async function warmCache(): Promise<void> {
-  const argv = bblArgv(["--version"], userEnv(user.home), false);
+/** Checks once per test process that the test user can run bbl from what the checkout holds. */
+async function checkRunnable(): Promise<void> {
+  const argv = bblArgv(["--version"], userEnv(user.home));
   const out = await new Deno.Command(argv[0], { args: argv.slice(1), stdout: "null", stderr: "piped", clearEnv: true })
     .output();
-  if (!out.success) throw new Error(`cannot run bbl as ${user.name}: ${new TextDecoder().decode(out.stderr)}`);
+  if (!out.success) {
+    throw new Error(
+      `cannot run bbl as ${user.name} (can it read ${REPO}/node_modules? \`scripts/deno install\` fills it): ${
+        new TextDecoder().decode(out.stderr)
+      }`,
+    );
+  }
 }
-await warmCache();
+await checkRunnable();
