@@ -70,7 +70,16 @@ const prefix = [
 
 // The test user never downloads: bbl's npm packages come from the checkout's node_modules/, which
 // this process (the invoking user) filled while loading (deno.json: nodeModulesDir auto).
-const bblRun = [DENO, "run", "--allow-all", "--frozen", "--cached-only", "--config", `${ROOT}/deno.json`, `${ROOT}/src/main.ts`];
+const bblRun = [
+  DENO,
+  "run",
+  "--allow-all",
+  "--frozen",
+  "--cached-only",
+  "--config",
+  `${ROOT}/deno.json`,
+  `${ROOT}/src/main.ts`,
+];
 const scratch = Deno.makeTempDirSync({ prefix: "bbl-bench-" });
 Deno.chmodSync(scratch, 0o755);
 const emptyTs = `${scratch}/empty.ts`;

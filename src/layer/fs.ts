@@ -53,9 +53,6 @@ function mountPoint(root: string, dest: string, asFile: boolean): string {
   return p;
 }
 
-/** Sizes of the tmpfs mounts bbl adds itself (the plan's own carry their size). */
-const SHM_SIZE = "256m", SMALL_SIZE = "16m";
-
 function tmpfs(what: string, at: string, mode: number, size: string): void {
   const data = `mode=${mode.toString(8).padStart(4, "0")},size=${size}`;
   mount(what, "tmpfs", at, "tmpfs", MS.NOSUID | MS.NODEV, data);
@@ -181,9 +178,9 @@ function applyOne(a: Applying, op: FsOp, index: number): void {
       );
       return;
     case "dev":
-      return makeDev(a, op.dest, op.from, op.console, op.extra ?? []);
+      return makeDev(a, op);
     case "mask":
-      return mask(a, op.src, op.dest, op.optional ?? false);
+      return mask(a, op.src, op.dest, op.optional ?? false, op.size);
     case "overlay": {
       const at = mountPoint(root, op.dest, false);
       const data = `lowerdir=${op.lower.map(overlayPath).join(":")},upperdir=${overlayPath(op.upper)},workdir=${
@@ -196,7 +193,7 @@ function applyOne(a: Applying, op: FsOp, index: number): void {
       // The upper layer lives on a tmpfs of this mount namespace, on a scratch directory of the instance.
       const dir = `${a.scratch}/tmp-overlay-${index}`;
       Deno.mkdirSync(dir, { mode: 0o700 });
-      tmpfs(`mounting a tmpfs for the overlay at ${op.dest}`, dir, 0o755, "1g");
+      tmpfs(`mounting a tmpfs for the overlay at ${op.dest}`, dir, 0o755, op.size);
       Deno.mkdirSync(`${dir}/upper`);
       Deno.mkdirSync(`${dir}/work`);
       const at = mountPoint(root, op.dest, false);
@@ -228,7 +225,7 @@ function lockUserNamespaces(sysctl: string, max: number): void {
  * Masks an existing path so it is empty and unreadable: a directory gets a mode-000 tmpfs, anything
  * else an empty mode-000 file (for a device too: stronger than /dev/null, which could be written).
  */
-function mask(a: Applying, src: string, dest: string, optional: boolean): void {
+function mask(a: Applying, src: string, dest: string, optional: boolean, size: string): void {
   const st = lstat(src);
   if (st === null) {
     if (optional) return;
@@ -237,7 +234,7 @@ function mask(a: Applying, src: string, dest: string, optional: boolean): void {
   const at = a.root + dest;
   if (lstat(at)?.isSymlink) throw new BblError(`masking ${dest}: refusing to mount over a symlink`);
   if (st.isDirectory) {
-    tmpfs(`masking ${dest}`, at, 0o000, SMALL_SIZE);
+    tmpfs(`masking ${dest}`, at, 0o000, size);
   } else {
     const empty = `${a.scratch}/mask`;
     if (lstat(empty) === null) Deno.writeFileSync(empty, new Uint8Array(), { mode: 0o000 });
@@ -248,11 +245,12 @@ function mask(a: Applying, src: string, dest: string, optional: boolean): void {
 }
 
 /** The minimal /dev: host device nodes bound (mknod is impossible in a user namespace), a new devpts. */
-function makeDev(a: Applying, dest: string, from: string, consoleTty: string | undefined, extra: string[]): void {
+function makeDev(a: Applying, op: Extract<FsOp, { kind: "dev" }>): void {
+  const dest = op.dest;
   const at = mountPoint(a.root, dest, false);
-  mount(`mounting a tmpfs at ${dest}`, "tmpfs", at, "tmpfs", MS.NOSUID, `mode=0755,size=${SMALL_SIZE}`);
-  const nodes: [string, string][] = [...DEV_NODES, ...extra].map((n) => [`${from}/${n}`, n]);
-  if (consoleTty) nodes.push([consoleTty, "console"]);
+  mount(`mounting a tmpfs at ${dest}`, "tmpfs", at, "tmpfs", MS.NOSUID, `mode=0755,size=${op.size}`);
+  const nodes: [string, string][] = [...DEV_NODES, ...(op.extra ?? [])].map((n) => [`${op.from}/${n}`, n]);
+  if (op.console) nodes.push([op.console, "console"]);
   for (const [src, node] of nodes) {
     const p = `${at}/${node}`;
     if (node.includes("/")) Deno.mkdirSync(p.replace(/\/[^/]+$/, ""), { recursive: true, mode: 0o755 });
@@ -272,7 +270,7 @@ function makeDev(a: Applying, dest: string, from: string, consoleTty: string | u
   );
   Deno.symlinkSync("pts/ptmx", `${at}/ptmx`);
   Deno.mkdirSync(`${at}/shm`);
-  tmpfs(`mounting a tmpfs at ${dest}/shm`, `${at}/shm`, 0o1777, SHM_SIZE);
+  tmpfs(`mounting a tmpfs at ${dest}/shm`, `${at}/shm`, 0o1777, op.shmSize);
   Deno.symlinkSync("/proc/self/fd", `${at}/fd`);
   ["stdin", "stdout", "stderr"].forEach((n, i) => Deno.symlinkSync(`/proc/self/fd/${i}`, `${at}/${n}`));
   // Owned by the layer's root, which is the app's user: read-only so the app cannot plant files here.
@@ -283,9 +281,9 @@ function makeDev(a: Applying, dest: string, from: string, consoleTty: string | u
  * /sbxdir: a read-only tmpfs with apps/ (AppImage mounts, shared with the layers below), temp/ (a
  * writable tmpfs for helpers) and plans/ (the plans of the layers below this one, nothing else).
  */
-function makeSbxdir(a: Applying, layer: LayerPlan): void {
+function makeSbxdir(a: Applying, layer: LayerPlan, sizes: { size: string; tempSize: string }): void {
   const at = mountPoint(a.root, "/sbxdir", false);
-  tmpfs("mounting /sbxdir", at, 0o755, SMALL_SIZE);
+  tmpfs("mounting /sbxdir", at, 0o755, sizes.size);
   Deno.mkdirSync(`${at}/apps`);
   if (layer.sbxBin) {
     Deno.mkdirSync(`${at}/bin`);
@@ -308,7 +306,7 @@ function makeSbxdir(a: Applying, layer: LayerPlan): void {
     Deno.writeTextFileSync(`${at}/plans/${l.name}.json`, JSON.stringify(own, null, 2) + "\n");
   }
   Deno.mkdirSync(`${at}/temp`);
-  tmpfs("mounting /sbxdir/temp", `${at}/temp`, 0o1777, "256m");
+  tmpfs("mounting /sbxdir/temp", `${at}/temp`, 0o1777, sizes.tempSize);
   a.readonlyLater.push("/sbxdir");
 }
 
@@ -328,7 +326,7 @@ export function buildRoot(layer: LayerPlan): Map<string, AppImageFds> {
   };
   Deno.mkdirSync(a.scratch, { mode: 0o700 });
   layer.fs.forEach((op, i) => applyOne(a, op, i));
-  if (layer.sbxdir) makeSbxdir(a, layer);
+  if (layer.sbxdir) makeSbxdir(a, layer, layer.sbxdir);
   pivotInto(root);
   for (const dest of a.readonlyLater) remountReadonly(`making ${dest} read-only`, dest);
   return a.appImageFds;

@@ -13,6 +13,12 @@ import { appRootOps as desktopAppOps, hostLayerOps as desktopHostOps, type Where
 const GENERIC_OS_RELEASE = 'NAME="Linux"\nID=linux\nPRETTY_NAME="Linux"\n';
 const ZERO_MACHINE_ID = "0".repeat(32) + "\n";
 
+/** An empty read-only tmpfs needs no room: masks of directories get the smallest one. */
+export const MASK_SIZE = "4k";
+
+/** A never-access path (or the state directory) masked where it is, when it exists. */
+const maskStep = (src: string, dest: string): FsOp => ({ kind: "mask", src, dest, optional: true, size: MASK_SIZE });
+
 export const pathIn = (child: string, parent: string) =>
   parent === "/" || child === parent || child.startsWith(parent + "/");
 
@@ -61,8 +67,10 @@ export function appRootSteps(o: RunOptions, h: HostFacts, w: Where): FsOp[] {
  */
 export function hostLayerSteps(o: RunOptions, h: HostFacts, hostAt: string, w: Where): FsOp[] {
   const { host } = w, home = h.home;
-  const ops: FsOp[] = [...desktopHostOps(o.desktop, w)];
-  for (const p of o.neverAccess) ops.push({ kind: "mask", src: host(p), dest: hostAt + p, optional: true });
+  const ops: FsOp[] = desktopHostOps(o.desktop, w).map((op) =>
+    op.kind === "tmpfs" && o.tmpfsSize ? { ...op, size: o.tmpfsSize } : op
+  );
+  for (const p of o.neverAccess) ops.push(maskStep(host(p), hostAt + p));
   // Every sandbox's state is masked above; a persistent home is shown again, at the same place.
   if (o.home.mode === "persist") {
     const own = `${o.stateDir}/home`;
@@ -98,7 +106,7 @@ export function overlayMasks(ops: FsOp[], hostView: string, neverAccess: string[
       for (const p of neverAccess) {
         if (!pathIn(p, lower)) continue;
         const dest = op.dest + (lower === "/" ? p : p.slice(lower.length));
-        masks.push({ kind: "mask", src: hostView + p, dest: dest.replace(/^\/\//, "/"), optional: true });
+        masks.push(maskStep(hostView + p, dest.replace(/^\/\//, "/")));
       }
     }
   }

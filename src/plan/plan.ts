@@ -16,13 +16,27 @@ import { bblDir, runnerCommand } from "../selfexec.ts";
 import { allLayers } from "./tree.ts";
 import type { RunOptions } from "./options.ts";
 import { appEnv, trustedHelpers, untrustedHelpers, type Where, xauthPlan, xdgOpenScript } from "./desktop.ts";
-import { appImageHelpers, appRootSteps, hostLayerSteps, overlayMasks } from "./config_steps.ts";
+import { appImageHelpers, appRootSteps, hostLayerSteps, MASK_SIZE, overlayMasks } from "./config_steps.ts";
 
-/** Size of a tmpfs whose step gives none: bounded, unlike the kernel's default of half the RAM. */
-export const DEFAULT_TMPFS_SIZE = "64m";
+/**
+ * Sizes of the tmpfs mounts whose template step gives none: bounded, unlike the kernel's default of
+ * half the RAM. `--limit tmpfs=SIZE` replaces every one of them (and the template's).
+ */
+export const TMPFS_SIZES = {
+  /** tmpfs and rotmpfs steps. */
+  step: "64m",
+  /** The tmpfs holding a minimal /dev's nodes (read-only once built). */
+  dev: "16m",
+  shm: "256m",
+  /** /sbxdir (read-only: plans and run scripts) and its writable temp/. */
+  sbxdir: "16m",
+  sbxTemp: "256m",
+  /** The upper directory of a tmp-overlay. */
+  overlay: "1g",
+} as const;
 
-function parseSize(v: string | number | undefined, where: string): string {
-  if (v === undefined) return DEFAULT_TMPFS_SIZE;
+function parseSize(v: string | number | undefined, dflt: string, where: string): string {
+  if (v === undefined) return dflt;
   const s = String(v);
   if (!/^[1-9]\d*[kmg]?$/.test(s)) throw new UsageError(`${where}: size must be a number of bytes, or with k, m or g`);
   return s;
@@ -155,6 +169,11 @@ class Planner {
     }));
   }
 
+  /** A tmpfs's size: --limit tmpfs=SIZE, else the template's, else `dflt`. */
+  private size(given: string | number | undefined, dflt: string, label: string): string {
+    return this.opts.tmpfsSize ?? parseSize(given, dflt, label);
+  }
+
   private fail(label: string, msg: string): never {
     throw new UsageError(`${this.t.file}: ${label}: ${msg}`);
   }
@@ -226,7 +245,7 @@ class Planner {
             kind: f.kind,
             dest,
             mode: parseMode(f.mode, 0o755, label),
-            size: this.opts.tmpfsSize ?? parseSize(f.size, `${label}.size`),
+            size: this.size(f.size, TMPFS_SIZES.step, `${label}.size`),
           });
           break;
         case "dir":
@@ -253,11 +272,13 @@ class Planner {
             from: ctx.dev,
             ...(ctx.console ? { console: ctx.console } : {}),
             ...(extra.length > 0 ? { extra } : {}),
+            size: this.size(undefined, TMPFS_SIZES.dev, label),
+            shmSize: this.size(f.size, TMPFS_SIZES.shm, `${label}.size`),
           });
           break;
         }
         case "mask":
-          ops.push({ kind: "mask", src: host(dest, label), dest, ...opt });
+          ops.push({ kind: "mask", src: host(dest, label), dest, ...opt, size: MASK_SIZE });
           break;
         case "overlay":
           ops.push({
@@ -273,6 +294,7 @@ class Planner {
             kind: "tmp-overlay",
             dest,
             lower: lowerDirs(),
+            size: this.size(f.size, TMPFS_SIZES.overlay, `${label}.size`),
           });
           break;
         default:
@@ -351,7 +373,14 @@ class Planner {
       noNewPrivs: l.no_new_privs ?? false,
       ...(rootMount ? { rootMount } : {}),
       fs,
-      sbxdir: fs.length > 0,
+      ...(fs.length > 0
+        ? {
+          sbxdir: {
+            size: this.size(undefined, TMPFS_SIZES.sbxdir, l.name),
+            tempSize: this.size(undefined, TMPFS_SIZES.sbxTemp, l.name),
+          },
+        }
+        : {}),
       ...(l.hostname !== undefined ? { hostname: this.sub(l.hostname, `${l.name}.hostname`) } : {}),
       env,
       helpers: (l.helpers ?? []).map((h, i) => ({

@@ -77,10 +77,10 @@ const FS_KEYS: Record<string, string[]> = {
   devpts: ["dest"],
   proc: ["dest"],
   mqueue: ["dest"],
-  dev: ["dest"],
+  dev: ["dest", "size"],
   mask: ["dest", "optional"],
   overlay: ["dest", "lower", "upper", "work"],
-  "tmp-overlay": ["dest", "lower"],
+  "tmp-overlay": ["dest", "lower", "size"],
   "remount-ro": ["dest"],
 };
 const NAME_RE = /^[A-Za-z0-9_-]+$/;

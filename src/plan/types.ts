@@ -58,13 +58,25 @@ export type FsOp =
    * `extra` adds more nodes by name: fuse, for the layer below that mounts AppImages (FUSE wants the
    * device opened in the mounting process's own user namespace); GPU render nodes (dri/renderD128).
    */
-  | { kind: "dev"; dest: string; from: string; console?: string; extra?: string[] }
-  /** An existing path made empty and unreadable: directory, file or device (`src` is where it is now). */
-  | { kind: "mask"; src: string; dest: string; optional?: boolean }
+  | {
+    kind: "dev";
+    dest: string;
+    from: string;
+    console?: string;
+    extra?: string[];
+    /** Sizes of the tmpfs holding the nodes and of /dev/shm. */
+    size: string;
+    shmSize: string;
+  }
+  /**
+   * An existing path made empty and unreadable: directory, file or device (`src` is where it is now).
+   * A directory gets an empty read-only tmpfs of `size`.
+   */
+  | { kind: "mask"; src: string; dest: string; optional?: boolean; size: string }
   /** Read-only lower directories (resolved) under a writable upper kept in `upper`/`work`. */
   | { kind: "overlay"; lower: string[]; upper: string; work: string; dest: string }
   /** An overlay whose upper lives on a tmpfs: changes are visible inside and gone at exit. */
-  | { kind: "tmp-overlay"; lower: string[]; dest: string };
+  | { kind: "tmp-overlay"; lower: string[]; dest: string; size: string };
 
 export interface Helper {
   run: string[];
@@ -127,8 +139,11 @@ export interface LayerPlan {
   appimages?: AppImagePlan[];
   /** On the app's root layer: programs bbl puts in /sbxdir/bin (first in the app's PATH), by name. */
   sbxBin?: Record<string, string>;
-  /** Contents of /sbxdir/plans: the plans of this layer's descendants, when it has a new root. */
-  sbxdir: boolean;
+  /**
+   * /sbxdir, on every layer with a new root: a read-only tmpfs of `size` with the plans of this layer's
+   * descendants, and temp/, a writable tmpfs of `tempSize` for helpers.
+   */
+  sbxdir?: { size: string; tempSize: string };
   hostname?: string;
   /** Environment for the helpers this layer starts. */
   env: Record<string, string>;

@@ -38,15 +38,21 @@ Deno.test("default tree: host paths resolved for the process that uses them", ()
   const usr = L.layer3.fs.find((f) => f.dest === "/usr");
   assert.deepEqual(usr, { kind: "rosame", src: "/zrootfs/usr", dest: "/usr", optional: true });
   // devices come from the parent's own /dev (a bind from /zrootfs would be nodev)
-  assert.deepEqual(L.layer3.fs.find((f) => f.kind === "dev"), { kind: "dev", dest: "/dev", from: "/dev" });
+  assert.deepEqual(L.layer3.fs.find((f) => f.kind === "dev"), {
+    kind: "dev",
+    dest: "/dev",
+    from: "/dev",
+    size: "16m",
+    shmSize: "256m",
+  });
 });
 
 Deno.test("never-access paths are masked under host_at in layer2", () => {
   const L = byName(buildPlan(opts(), host, dflt()).root);
   const masks = L.layer2.fs.filter((f) => f.kind === "mask");
   assert.deepEqual(masks, [
-    { kind: "mask", src: "/home/alice/.ssh", dest: "/zrootfs/home/alice/.ssh", optional: true },
-    { kind: "mask", src: "/home/alice/.gnupg", dest: "/zrootfs/home/alice/.gnupg", optional: true },
+    { kind: "mask", src: "/home/alice/.ssh", dest: "/zrootfs/home/alice/.ssh", optional: true, size: "4k" },
+    { kind: "mask", src: "/home/alice/.gnupg", dest: "/zrootfs/home/alice/.gnupg", optional: true, size: "4k" },
   ]);
   const fs = L.layer2.fs.map((f) => f.dest);
   assert.ok(fs.indexOf("/zrootfs") < fs.indexOf("/zrootfs/home/alice/.ssh"), "the bind comes before its masks");
@@ -85,15 +91,36 @@ Deno.test("options: --share-net, --uid 0, a terminal, the command", () => {
     dest: "/dev",
     from: "/dev",
     console: "/dev/pts/4",
+    size: "16m",
+    shmSize: "256m",
   });
   assert.deepEqual(tty.layer3.fs.find((f) => f.kind === "dev"), {
     kind: "dev",
     dest: "/dev",
     from: "/dev",
     console: "/dev/console",
+    size: "16m",
+    shmSize: "256m",
   });
   assert.equal(tty.layer4.app!.terminal, true);
   assert.deepEqual(byName(buildPlan(opts({ command: [] }), host, dflt()).root).layer4.app!.argv, ["/bin/bash"]);
+});
+
+Deno.test("--limit tmpfs=SIZE: every tmpfs of the plan has that size (masks: the smallest, read-only)", () => {
+  const plan = buildPlan(opts({ tmpfsSize: "8m" }), host, dflt());
+  const sizes: string[] = [];
+  for (const l of allLayers(plan.root)) {
+    if (l.sbxdir) sizes.push(l.sbxdir.size, l.sbxdir.tempSize);
+    for (const f of l.fs) {
+      if (f.kind === "tmpfs" || f.kind === "rotmpfs" || f.kind === "tmp-overlay") sizes.push(f.size);
+      if (f.kind === "dev") sizes.push(f.size, f.shmSize);
+      if (f.kind === "mask") assert.equal(f.size, "4k");
+    }
+  }
+  assert.ok(sizes.length >= 12, String(sizes.length));
+  assert.deepEqual([...new Set(sizes)], ["8m"]);
+  const dflts = byName(buildPlan(opts(), host, dflt()).root).layer3;
+  assert.deepEqual(dflts.sbxdir, { size: "16m", tempSize: "256m" });
 });
 
 Deno.test("fs order: a later step for the same dest wins; parents first; remount-ro last", () => {
