@@ -85,6 +85,38 @@ const FS_KEYS: Record<string, string[]> = {
 };
 const NAME_RE = /^[A-Za-z0-9_-]+$/;
 
+/** The type every value of an fs step must have, by key. */
+const FS_VALUE_TYPES: Record<string, "string" | "string-or-number" | "boolean" | "strings"> = {
+  dest: "string",
+  src: "string",
+  content: "string",
+  target: "string",
+  upper: "string",
+  work: "string",
+  mode: "string-or-number",
+  size: "string-or-number",
+  optional: "boolean",
+  lower: "strings",
+};
+
+const isStrings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === "string");
+
+/** Why `v` is not of type `t`, or null when it is. */
+function typeProblem(v: unknown, t: typeof FS_VALUE_TYPES[string]): string | null {
+  const ok = t === "string"
+    ? typeof v === "string"
+    : t === "string-or-number"
+    ? typeof v === "string" || typeof v === "number"
+    : t === "boolean"
+    ? typeof v === "boolean"
+    : isStrings(v);
+  if (ok) return null;
+  const want = { string: "a string", "string-or-number": "a string or a number", boolean: "true or false" }[
+    t as string
+  ] ?? "a list of strings";
+  return `expected ${want}, got ${typeName(v)}`;
+}
+
 /** Replaces ${name} with vars[name]; "$$" is a literal "$". Unknown names are errors. */
 export function substitute(s: string, vars: Record<string, string>, where: () => string): string {
   return s.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (m, name) => {
@@ -163,20 +195,33 @@ export function parseTemplate(text: string, file: string): Template {
     }
     if ("env" in l) {
       const env = l.env as Record<string, unknown>;
-      if (typeof env !== "object" || env === null) {
+      if (typeof env !== "object" || env === null || Array.isArray(env)) {
         c.fail(at("env"), `${name}.env`, "expected a mapping with set/unset/keep");
       }
       for (const k of Object.keys(env)) {
+        const ep = [...at("env"), k], el = `${name}.env.${k}`;
         if (!["set", "unset", "keep"].includes(k)) {
-          c.fail([...at("env"), k], `${name}.env.${k}`, `unknown key${didYouMean(k, ["set", "unset", "keep"])}`, true);
+          c.fail(ep, el, `unknown key${didYouMean(k, ["set", "unset", "keep"])}`, true);
         }
+        if (k === "set") {
+          const set = env.set as Record<string, unknown>;
+          if (typeof set !== "object" || set === null || Array.isArray(set)) {
+            c.fail(ep, el, `expected a mapping of NAME: value, got ${typeName(set)}`);
+          }
+          for (const [n, v] of Object.entries(set)) {
+            if (typeof v !== "string") c.fail([...ep, n], `${el}.${n}`, `expected a string, got ${typeName(v)}`);
+          }
+        } else if (!isStrings(env[k])) c.fail(ep, el, `expected a list of names, got ${typeName(env[k])}`);
       }
     }
     if ("helpers" in l) {
       if (!Array.isArray(l.helpers)) c.fail(at("helpers"), `${name}.helpers`, "expected a list");
       (l.helpers as Record<string, unknown>[]).forEach((h, i) => {
         const hl = `${name}.helpers[${i}]`;
-        if (!Array.isArray(h?.run) || h.run.length === 0 || !h.run.every((a) => typeof a === "string")) {
+        if (typeof h !== "object" || h === null || Array.isArray(h)) {
+          c.fail([...at("helpers"), i], hl, `expected a mapping, got ${typeName(h)}`);
+        }
+        if (!Array.isArray(h.run) || h.run.length === 0 || !h.run.every((a) => typeof a === "string")) {
           c.fail([...at("helpers"), i], hl, "each helper needs run: [command, args...]");
         }
         for (const k of Object.keys(h)) {
@@ -189,13 +234,28 @@ export function parseTemplate(text: string, file: string): Template {
             );
           }
         }
+        if ("wait" in h) {
+          const w = h.wait as Record<string, unknown>, wp = [...at("helpers"), i, "wait"];
+          const keys = typeof w === "object" && w !== null && !Array.isArray(w) ? Object.keys(w) : [];
+          if (keys.length !== 1 || !["path", "socket"].includes(keys[0])) {
+            c.fail(wp, `${hl}.wait`, "expected {path: P} or {socket: S}");
+          }
+          if (typeof w[keys[0]] !== "string") {
+            c.fail([...wp, keys[0]], `${hl}.wait.${keys[0]}`, `expected a string, got ${typeName(w[keys[0]])}`);
+          }
+        }
+        if ("timeout" in h && (typeof h.timeout !== "number" || !(h.timeout > 0))) {
+          c.fail([...at("helpers"), i, "timeout"], `${hl}.timeout`, "expected a number of seconds above 0");
+        }
       });
     }
     if ("fs" in l) {
       if (!Array.isArray(l.fs)) c.fail(at("fs"), `${name}.fs`, "expected a list of filesystem steps");
       (l.fs as Record<string, unknown>[]).forEach((f, i) => {
         const fl = `${name}.fs[${i}]`, fp = [...at("fs"), i];
-        if (typeof f !== "object" || f === null) c.fail(fp, fl, `expected a mapping, got ${typeName(f)}`);
+        if (typeof f !== "object" || f === null || Array.isArray(f)) {
+          c.fail(fp, fl, `expected a mapping, got ${typeName(f)}`);
+        }
         const kind = f.kind as string;
         if (!FS_KINDS.includes(kind as never)) {
           c.fail([...fp, "kind"], `${fl}.kind`, `unknown kind '${kind}'${didYouMean(String(kind), FS_KINDS)}`);
@@ -205,7 +265,11 @@ export function parseTemplate(text: string, file: string): Template {
             c.fail([...fp, k], `${fl}.${k}`, `'${kind}' takes no '${k}'${didYouMean(k, FS_KEYS[kind])}`, true);
           }
         }
-        if (typeof f.dest !== "string") c.fail(fp, fl, "needs a dest (an absolute path)");
+        if (!("dest" in f)) c.fail(fp, fl, "needs a dest (an absolute path)");
+        for (const [k, v] of Object.entries(f)) {
+          const problem = k === "kind" ? null : typeProblem(v, FS_VALUE_TYPES[k]);
+          if (problem) c.fail([...fp, k], `${fl}.${k}`, problem);
+        }
         for (const need of FS_KEYS[kind].filter((k) => ["src", "target", "lower", "upper", "work"].includes(k))) {
           if (!(need in f)) c.fail(fp, fl, `'${kind}' needs '${need}'`);
         }

@@ -48,6 +48,50 @@ Deno.test("unknown kinds, keys and namespaces: located, with a suggestion", () =
   );
 });
 
+Deno.test("every value of the wrong type: located, never an internal error", () => {
+  const helper = (h: string) => OK.replace("  sublayers:\n", `  helpers: [${h}]\n  sublayers:\n`);
+  const cases: [string, RegExp][] = [
+    [
+      OK.replace("{ kind: proc, dest: /proc }", "{ kind: bind, src: 5, dest: /x }"),
+      /^t\.yaml:7:26: top\.fs\[1\]\.src: expected a string, got a number$/,
+    ],
+    [
+      OK.replace("{ kind: proc, dest: /proc }", "{ kind: proc, dest: 5 }"),
+      /^t\.yaml:7:27: top\.fs\[1\]\.dest: expected a string, got a number$/,
+    ],
+    [
+      OK.replace("{ kind: proc, dest: /proc }", "{ kind: tmp-overlay, dest: /o, lower: /x }"),
+      /top\.fs\[1\]\.lower: expected a list of strings, got a string/,
+    ],
+    [
+      OK.replace("{ kind: proc, dest: /proc }", "{ kind: bind, src: /a, dest: /b, optional: yes }"),
+      /top\.fs\[1\]\.optional: expected true or false, got a string/,
+    ],
+    [
+      OK.replace("{ kind: tmpfs, dest: / }", "{ kind: tmpfs, dest: /, size: [1] }"),
+      /top\.fs\[0\]\.size: expected a string or a number, got a list/,
+    ],
+    [OK.replace("{ kind: tmpfs, dest: / }", "[tmpfs]"), /top\.fs\[0\]: expected a mapping, got a list/],
+    [
+      helper("{ run: [x], wait: { path: 7 } }"),
+      /^t\.yaml:9:39: top\.helpers\[0\]\.wait\.path: expected a string, got a number$/,
+    ],
+    [helper("{ run: [x], wait: 7 }"), /top\.helpers\[0\]\.wait: expected \{path: P\} or \{socket: S\}/],
+    [helper("{ run: [x], timeout: soon }"), /top\.helpers\[0\]\.timeout: expected a number of seconds above 0/],
+    [helper("x"), /top\.helpers\[0\]: expected a mapping, got a string/],
+    [
+      OK.replace("  sublayers:\n", "  env: { set: { A: [1] } }\n  sublayers:\n"),
+      /top\.env\.set\.A: expected a string, got a list/,
+    ],
+    [
+      OK.replace("  sublayers:\n", "  env: { keep: HOME }\n  sublayers:\n"),
+      /top\.env\.keep: expected a list of names, got a string/,
+    ],
+    [OK.replace("  sublayers:\n", "  env: [a]\n  sublayers:\n"), /top\.env: expected a mapping with set\/unset\/keep/],
+  ];
+  for (const [yaml, msg] of cases) refuses(yaml, msg);
+});
+
 Deno.test("structural rules", () => {
   // duplicate names
   refuses(OK.replace("name: app,", "name: top,"), /top\.name: duplicate layer name/);
