@@ -19,8 +19,6 @@ import { type AppImageFds, mountFuse, runScript } from "./appimage.ts";
 import { lstatOrNull as lstat } from "../sys/files.ts";
 
 const DEV_NODES = ["null", "zero", "full", "random", "urandom", "tty"];
-/** /proc entries that would let root-in-the-namespace change host-wide settings; bound read-only. */
-const PROC_READONLY = ["sys", "sysrq-trigger", "irq", "bus"];
 
 /** Creates dest's missing parents; every existing component must be a real directory. */
 function prepareParents(root: string, dest: string): void {
@@ -152,9 +150,12 @@ function applyOne(a: Applying, op: FsOp, index: number): void {
       if (a.maxUserNamespaces !== undefined) {
         lockUserNamespaces(`${at}/sys/user/max_user_namespaces`, a.maxUserNamespaces);
       }
-      for (const sub of PROC_READONLY) {
+      for (const sub of op.readonly) {
         const p = `${at}/${sub}`;
         if (lstat(p) !== null) bindMount(`protecting ${op.dest}/${sub}`, p, p, true);
+      }
+      for (const sub of op.masked) {
+        if (lstat(`${at}/${sub}`) !== null) maskWithEmptyFile(a, `${at}/${sub}`, `${op.dest}/${sub}`);
       }
       return;
     }
@@ -235,12 +236,16 @@ function mask(a: Applying, src: string, dest: string, optional: boolean, size: s
   if (lstat(at)?.isSymlink) throw new BblError(`masking ${dest}: refusing to mount over a symlink`);
   if (st.isDirectory) {
     tmpfs(`masking ${dest}`, at, 0o000, size);
-  } else {
-    const empty = `${a.scratch}/mask`;
-    if (lstat(empty) === null) Deno.writeFileSync(empty, new Uint8Array(), { mode: 0o000 });
-    Deno.chmodSync(empty, 0o000);
-    mount(`masking ${dest}`, empty, at, null, MS.BIND);
-  }
+    a.readonlyLater.push(dest);
+  } else maskWithEmptyFile(a, at, dest);
+}
+
+/** Covers the file at `at` (`dest` inside) with an empty mode-000 file, read-only once pivoted. */
+function maskWithEmptyFile(a: Applying, at: string, dest: string): void {
+  const empty = `${a.scratch}/mask`;
+  if (lstat(empty) === null) Deno.writeFileSync(empty, new Uint8Array(), { mode: 0o000 });
+  Deno.chmodSync(empty, 0o000);
+  mount(`masking ${dest}`, empty, at, null, MS.BIND);
   a.readonlyLater.push(dest);
 }
 

@@ -7,7 +7,7 @@
 import type { LayerPlan, Plan } from "../plan/types.ts";
 import { spawn, type SpawnOp } from "../sys/spawn.ts";
 import { check, cstr, libc } from "../sys/libc.ts";
-import { CLONE, nr } from "../sys/consts.ts";
+import { CLONE, KEYCTL_JOIN_SESSION_KEYRING, nr } from "../sys/consts.ts";
 import { closeFdsOp, dropPrivilegesOps, lastCap, noNewPrivsOp } from "../sys/privileges.ts";
 import { writeIdMaps } from "./idmap.ts";
 
@@ -68,6 +68,13 @@ export function spawnLayer(plan: Plan, reportFd: number, pdeathsig: number, stdi
       env: runner.env,
       pdeathsig,
       ops: [
+        ...(layer.sessionKeyring
+          ? [{
+            what: "joining a session keyring of the sandbox's own",
+            nr: nr("keyctl"),
+            args: [KEYCTL_JOIN_SESSION_KEYRING, 0],
+          }]
+          : []),
         // the sandbox's terminal, when the launcher relays one, as stdin, stdout and stderr
         ...(stdio >= 0
           ? [0, 1, 2].map((to) => ({ what: "passing the sandbox's terminal", nr: nr("dup3"), args: [stdio, to, 0] }))

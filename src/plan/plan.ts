@@ -35,6 +35,14 @@ export const TMPFS_SIZES = {
   overlay: "1g",
 } as const;
 
+/** /proc entries that would let root-in-the-namespace change host-wide settings: bound read-only. */
+export const PROC_READONLY = ["sys", "sysrq-trigger", "irq", "bus"] as const;
+/**
+ * /proc entries that list host-wide state to any process of the same user, whatever its namespaces:
+ * the keys of every session of the user (names, ids, even without possessing them) and their counts.
+ */
+export const PROC_MASKED = ["keys", "key-users"] as const;
+
 function parseSize(v: string | number | undefined, dflt: string, where: string): string {
   if (v === undefined) return dflt;
   const s = String(v);
@@ -297,8 +305,11 @@ class Planner {
             size: this.size(f.size, TMPFS_SIZES.overlay, `${label}.size`),
           });
           break;
+        case "proc":
+          ops.push({ kind: "proc", dest, readonly: [...PROC_READONLY], masked: [...PROC_MASKED] });
+          break;
         default:
-          ops.push({ kind: f.kind as "proc" | "devpts" | "mqueue" | "remount-ro", dest });
+          ops.push({ kind: f.kind as "devpts" | "mqueue" | "remount-ro", dest });
       }
     });
     if (l.mask_never_access) {
@@ -461,7 +472,7 @@ class Planner {
         "the first layer must create 'user' and 'pid' (it is the sandbox's init, which bbl waits on)",
       );
     }
-    const root = this.layer(this.t.root, {
+    const root = this.layer(first, {
       hostView: "",
       uid: this.host.uid,
       gid: this.host.gid,
@@ -482,6 +493,7 @@ class Planner {
     if (this.appRoot === null && appRootSteps(this.opts, this.host, this.where((p) => p)).length > 0) {
       this.fail("layer", "no layer builds the app's root (fs above the app layer), which the configuration needs");
     }
+    if (root) root.sessionKeyring = true;
     if (this.apps.length !== 1 || root === null) {
       this.fail(
         "layer",

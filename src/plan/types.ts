@@ -50,7 +50,13 @@ export type FsOp =
   /** A file with the given content, created in the new root (never written through to a source). */
   | { kind: "file" | "rofile"; dest: string; content: string; mode: number }
   | { kind: "symlink"; target: string; dest: string }
-  | { kind: "devpts" | "proc" | "mqueue" | "remount-ro"; dest: string }
+  | { kind: "devpts" | "mqueue" | "remount-ro"; dest: string }
+  /**
+   * A fresh /proc; `readonly` entries (host-wide settings root-in-the-namespace could change) are
+   * bound read-only over themselves, `masked` ones (host-wide state readable by any process of the
+   * user, such as /proc/keys) replaced by an empty unreadable file.
+   */
+  | { kind: "proc"; dest: string; readonly: string[]; masked: string[] }
   /**
    * The minimal /dev: null zero full random urandom tty, devpts, shm, fd links; `console` is the host
    * terminal the app inherited, bound at /dev/console so ttyname(3) can name it (its /dev/pts path
@@ -115,6 +121,11 @@ export interface RunnerCommand {
 export interface LayerPlan {
   name: string;
   unshare: Namespace[];
+  /**
+   * On the first layer: it joins a new session keyring before anything else, so no process of the
+   * sandbox possesses the keys of the session it was started from.
+   */
+  sessionKeyring?: boolean;
   /** Present when `unshare` has user: the maps the parent writes for this layer. */
   uidMap?: IdMap[];
   gidMap?: IdMap[];

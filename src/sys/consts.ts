@@ -98,6 +98,7 @@ export const NR: Record<"x86_64" | "aarch64", Record<string, number>> = {
     pivot_root: 155,
     prctl: 157,
     prlimit64: 302,
+    keyctl: 250,
     unshare: 272,
     dup3: 292,
     seccomp: 317,
@@ -115,12 +116,16 @@ export const NR: Record<"x86_64" | "aarch64", Record<string, number>> = {
     setpgid: 154,
     setsid: 157,
     prctl: 167,
+    keyctl: 219,
     prlimit64: 261,
     seccomp: 277,
     close_range: 436,
     mount_setattr: 442,
   },
 };
+
+/** keyctl(2) operation: join a new anonymous session keyring (the second argument null). */
+export const KEYCTL_JOIN_SESSION_KEYRING = 1;
 
 export function nr(name: string): number {
   const table = NR[Deno.build.arch as "x86_64" | "aarch64"];

@@ -32,6 +32,49 @@ Deno.test("the runner is unreachable: /proc/1/exe, /proc/1/root, and no host pat
   assert.match(r.stderr, /\/zrootfs.*No such file/);
 });
 
+/** add_key(2) and keyctl(2) for python's ctypes, on this machine's architecture. */
+const KEY_NR = Deno.build.arch === "aarch64" ? { add: 217, ctl: 219 } : { add: 248, ctl: 250 };
+
+Deno.test("kernel keys: the launching session's keys are neither listed nor readable inside", async () => {
+  const name = `bbl-test-key-${Date.now()}`;
+  const home = userTempDir("bbl-home-");
+  // Inside: what /proc/keys lists, and a read of the host key by its id (KEYCTL_READ = 11).
+  const inside = (id: string) =>
+    `cat /proc/keys; echo listed=$(cat /proc/keys 2>/dev/null | grep -c ${name}); python3 -c 'import ctypes; l = ctypes.CDLL(None, use_errno=True); b = ctypes.create_string_buffer(64); print("read", l.syscall(${KEY_NR.ctl}, 11, ${id}, b, 64), ctypes.get_errno())'`;
+  // Outside: the test user adds a key to its session keyring, checks it can read it back, and execs bbl.
+  const launch = `import ctypes, os, sys
+l = ctypes.CDLL(None, use_errno=True)
+kid = l.syscall(${KEY_NR.add}, b"user", b"${name}", b"secret", 6, -3)
+b = ctypes.create_string_buffer(64)
+assert kid > 0 and l.syscall(${KEY_NR.ctl}, 11, kid, b, 64) == 6, "the host session holds the key"
+argv = [a.replace("@ID@", str(kid)) for a in sys.argv[1:]]
+os.execvp(argv[0], argv)`;
+  try {
+    for (const flags of [[], ["--seccomp", "off"]]) {
+      const argv = bblArgv([...flags, "--", "/bin/sh", "-c", inside("@ID@")], userEnv(home));
+      const drop = argv.indexOf("env");
+      const out = await new Deno.Command(argv[0], {
+        args: [...argv.slice(1, drop), "python3", "-c", launch, ...argv.slice(drop)],
+        stdout: "piped",
+        stderr: "piped",
+        clearEnv: true,
+      }).output();
+      const text = new TextDecoder().decode(out.stdout);
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      assert.match(text, /^listed=0$/m, `${flags}: ${text}`);
+      assert.equal(
+        text.split("\n").filter((l) => l && !l.startsWith("listed=") && !l.startsWith("read ")).length,
+        0,
+        text,
+      );
+      // -1 with EPERM (the filter denies keyctl) or EACCES (not possessed: it is not in our session)
+      assert.match(text, flags.length ? /^read -1 13$/m : /^read -1 1$/m, `${flags}: ${text}`);
+    }
+  } finally {
+    Deno.removeSync(home, { recursive: true });
+  }
+});
+
 Deno.test("an inherited host directory descriptor does not reach the app", async () => {
   const home = userTempDir("bbl-home-");
   try {
