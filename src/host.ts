@@ -47,6 +47,8 @@ export function gatherHost(tty: string | null = null): HostFacts {
       resolvConf: realOrNull("/etc/resolv.conf"),
       machineId: realOrNull("/etc/machine-id"),
       osRelease: realOrNull("/etc/os-release"),
+      hostname: realOrNull("/etc/hostname"),
+      hosts: realOrNull("/etc/hosts"),
     },
   };
 }

@@ -29,6 +29,7 @@ import { bblDir, selfArgv } from "../selfexec.ts";
 import { SandboxState } from "../state/store.ts";
 import { addStateCommands } from "./state.ts";
 import { RLIMITS } from "../sys/limits.ts";
+import { DEFAULT_HOSTNAME } from "../plan/config_steps.ts";
 
 interface RawRunOptions extends RawFlags {
   uid?: string;

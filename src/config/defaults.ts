@@ -30,6 +30,8 @@ export const DEFAULT_CONFIG = {
   cwd: false,
   net: "none",
   machine_id: "host",
+  etc_hosts: "own",
+  program_dir: false,
   mask_os_release: false,
   allow_opt: false,
   see_real_hw: false,

@@ -275,6 +275,7 @@ export function resolveConfig(
     dns: sc.dns?.value ?? [],
     ...(sc.hostname ? { hostname: sc.hostname.value } : {}),
     machineId: valueOf(m, "machine_id"),
+    etcHosts: valueOf(m, "etc_hosts"),
     maskOsRelease: valueOf(m, "mask_os_release"),
     allowOpt: valueOf(m, "allow_opt"),
     seeRealHw: valueOf(m, "see_real_hw"),

@@ -11,6 +11,7 @@ export const HOME_MODES = ["tmpfs", "persist", "overlay"] as const;
 export const MOUNT_KINDS = ["bind", "robind", "appimage"] as const;
 export const NET_MODES = ["none", "host"] as const;
 export const MACHINE_IDS = ["host", "zero"] as const;
+export const ETC_HOSTS = ["own", "host"] as const;
 export const GUI_MODES = ["none", "auto", "x11", "xephyr", "wayland"] as const;
 export const DBUS_MODES = ["none", "filter", "host"] as const;
 export const AUDIO_MODES = ["none", "pulse", "pipewire"] as const;
@@ -39,6 +40,10 @@ export interface Config {
   dns?: string[];
   hostname?: string;
   machine_id?: typeof MACHINE_IDS[number];
+  /** /etc/hostname and /etc/hosts: the sandbox's own (naming its hostname) or the host's. */
+  etc_hosts?: typeof ETC_HOSTS[number];
+  /** Show the directory of a program given by path read-only too (not only the program's file). */
+  program_dir?: boolean;
   mask_os_release?: boolean;
   allow_opt?: boolean;
   see_real_hw?: boolean;
@@ -72,6 +77,8 @@ export const KEYS = [
   "dns",
   "hostname",
   "machine_id",
+  "etc_hosts",
+  "program_dir",
   "mask_os_release",
   "allow_opt",
   "see_real_hw",
@@ -164,7 +171,7 @@ export function checkConfig(data: unknown, y: ConfigSource): Config {
       );
     }
   }
-  for (const k of ["cwd", "mask_os_release", "allow_opt", "see_real_hw", "x11_trusted", "gpu"]) {
+  for (const k of ["cwd", "mask_os_release", "allow_opt", "see_real_hw", "x11_trusted", "gpu", "program_dir"]) {
     if (k in c) bool([k], c[k]);
   }
   if ("mounts" in c) {
@@ -241,6 +248,7 @@ export function checkConfig(data: unknown, y: ConfigSource): Config {
     if (!HOSTNAME_RE.test(c.hostname as string)) fail(["hostname"], "use letters, digits and '-' (at most 63)");
   }
   if ("machine_id" in c) oneOf(["machine_id"], c.machine_id, MACHINE_IDS);
+  if ("etc_hosts" in c) oneOf(["etc_hosts"], c.etc_hosts, ETC_HOSTS);
   if ("gui" in c) oneOf(["gui"], c.gui, GUI_MODES);
   if ("dbus" in c) oneOf(["dbus"], c.dbus, DBUS_MODES);
   if ("audio" in c) oneOf(["audio"], c.audio, AUDIO_MODES);

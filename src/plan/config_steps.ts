@@ -13,6 +13,13 @@ import { appRootOps as desktopAppOps, hostLayerOps as desktopHostOps, type Where
 const GENERIC_OS_RELEASE = 'NAME="Linux"\nID=linux\nPRETTY_NAME="Linux"\n';
 const ZERO_MACHINE_ID = "0".repeat(32) + "\n";
 
+/** The hostname inside when none is configured. */
+export const DEFAULT_HOSTNAME = "bbl";
+
+/** /etc/hosts of a sandbox: loopback names and its own hostname. */
+const hostsFile = (name: string) =>
+  `127.0.0.1\tlocalhost\n127.0.1.1\t${name}\n::1\tlocalhost ip6-localhost ip6-loopback\n`;
+
 /** An empty read-only tmpfs needs no room: masks of directories get the smallest one. */
 export const MASK_SIZE = "4k";
 
@@ -44,6 +51,13 @@ export function appRootSteps(o: RunOptions, h: HostFacts, w: Where): FsOp[] {
   }
   if (o.machineId === "zero" && h.etc.machineId) {
     ops.push({ kind: "rofile", dest: h.etc.machineId, content: ZERO_MACHINE_ID, mode: 0o444 });
+  }
+  if (o.etcHosts === "own") {
+    // The sandbox's own names (uname -n says it too), none of the host's. Only over existing files:
+    // /etc is the host's, and a file created there would be created on the host.
+    const name = o.hostname ?? DEFAULT_HOSTNAME;
+    if (h.etc.hostname) ops.push({ kind: "rofile", dest: h.etc.hostname, content: `${name}\n`, mode: 0o644 });
+    if (h.etc.hosts) ops.push({ kind: "rofile", dest: h.etc.hosts, content: hostsFile(name), mode: 0o644 });
   }
   if (o.maskOsRelease && h.etc.osRelease) {
     ops.push({ kind: "rofile", dest: h.etc.osRelease, content: GENERIC_OS_RELEASE, mode: 0o644 });

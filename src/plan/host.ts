@@ -18,5 +18,11 @@ export interface HostFacts {
    * Where /etc/resolv.conf, /etc/machine-id and /etc/os-release really are (often symlinks, such as
    * resolv.conf into /run), or null when missing: replaced there when the configuration asks.
    */
-  etc: { resolvConf: string | null; machineId: string | null; osRelease: string | null };
+  etc: {
+    resolvConf: string | null;
+    machineId: string | null;
+    osRelease: string | null;
+    hostname: string | null;
+    hosts: string | null;
+  };
 }

@@ -76,6 +76,8 @@ export interface RunOptions {
   dns: string[];
   hostname?: string;
   machineId: "host" | "zero";
+  /** /etc/hostname and /etc/hosts naming the sandbox's hostname, or the host's files. */
+  etcHosts: "own" | "host";
   maskOsRelease: boolean;
   allowOpt: boolean;
   seeRealHw: boolean;

@@ -16,7 +16,14 @@ import { bblDir, runnerCommand } from "../selfexec.ts";
 import { allLayers } from "./tree.ts";
 import type { RunOptions } from "./options.ts";
 import { appEnv, trustedHelpers, untrustedHelpers, type Where, xauthPlan, xdgOpenScript } from "./desktop.ts";
-import { appImageHelpers, appRootSteps, hostLayerSteps, MASK_SIZE, overlayMasks } from "./config_steps.ts";
+import {
+  appImageHelpers,
+  appRootSteps,
+  DEFAULT_HOSTNAME,
+  hostLayerSteps,
+  MASK_SIZE,
+  overlayMasks,
+} from "./config_steps.ts";
 
 /**
  * Sizes of the tmpfs mounts whose template step gives none: bounded, unlike the kernel's default of
@@ -490,10 +497,6 @@ class Planner {
         "Xephyr and the DBus proxy need a trusted helper layer beside the untrusted side (like layer2a)",
       );
     }
-    if (this.appRoot === null && appRootSteps(this.opts, this.host, this.where((p) => p)).length > 0) {
-      this.fail("layer", "no layer builds the app's root (fs above the app layer), which the configuration needs");
-    }
-    if (root) root.sessionKeyring = true;
     if (this.apps.length !== 1 || root === null) {
       this.fail(
         "layer",
@@ -502,6 +505,12 @@ class Planner {
           : `more than one app layer: ${this.apps.join(", ")}`,
       );
     }
+    // The sandbox's own /etc/hosts needs a root to put it in; without one the app sees the host's.
+    const asked = appRootSteps({ ...this.opts, etcHosts: "host" }, this.host, this.where((p) => p));
+    if (this.appRoot === null && asked.length > 0) {
+      this.fail("layer", "no layer builds the app's root (fs above the app layer), which the configuration needs");
+    }
+    root.sessionKeyring = true;
     return root;
   }
 }
@@ -540,7 +549,7 @@ export function buildPlan(opts: RunOptions, host: HostFacts, template: Template)
     // Where the bbl binary is (from source: the checkout), for configs and apps dropped next to it.
     bbl_dir: bblDir(host.runner),
     xdg_runtime_dir: host.env.XDG_RUNTIME_DIR ?? "",
-    hostname: opts.hostname ?? "bbl",
+    hostname: opts.hostname ?? DEFAULT_HOSTNAME,
   };
   Object.assign(app.env, appEnv(opts.desktop, uid));
   if (opts.desktop.gui.mode !== "none") app.env.PATH = `/sbxdir/bin:${app.env.PATH}`;

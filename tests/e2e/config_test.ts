@@ -306,6 +306,29 @@ Deno.test("net, dns, machine id, os-release, /opt, hardware, limits and seccomp 
   });
 });
 
+Deno.test("/etc/hostname and /etc/hosts name the sandbox (the host's entries hidden), or the host's when asked", () =>
+  withHome(async (home) => {
+    const hostName = Deno.readTextFileSync("/proc/sys/kernel/hostname").trim();
+    const hostHosts = exists("/etc/hosts") ? Deno.readTextFileSync("/etc/hosts") : "";
+    const show = "uname -n; cat /etc/hostname; cat /etc/hosts";
+    const own = await sandboxSh(show, { home, flags: ["--hostname", "cad"] });
+    assert.equal(own.code, 0, own.stderr);
+    const [uname, file, ...hosts] = own.stdout.trim().split("\n");
+    assert.equal(uname, "cad");
+    if (exists("/etc/hostname")) assert.equal(file, "cad");
+    if (exists("/etc/hosts")) {
+      assert.ok(hosts.some((l) => /^127\.0\.1\.1\s+cad$/.test(l)), own.stdout);
+      assert.ok(!hosts.some((l) => l.split(/\s+/).slice(1).includes(hostName)), `the host's name shows: ${own.stdout}`);
+    }
+    const dflt = await sandboxSh("cat /etc/hostname", { home });
+    if (exists("/etc/hostname")) assert.equal(dflt.stdout, "bbl\n");
+    writeAsUser(`${home}/.config/bbl/default.yaml`, "etc_hosts: host\n");
+    const asHost = await sandboxSh("cat /etc/hosts", { home });
+    assert.equal(asHost.code, 0, asHost.stderr);
+    assert.equal(asHost.stdout, hostHosts);
+    assert.equal(Deno.readTextFileSync("/proc/sys/kernel/hostname").trim(), hostName, "the host keeps its name");
+  }));
+
 Deno.test("a configuration file next to the app is read, never written, by the sandbox", async () => {
   await withHome(async (home) => {
     const app = userTempDir("bbl-app-");

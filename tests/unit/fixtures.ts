@@ -23,7 +23,13 @@ export const host: HostFacts = {
   tty: null,
   instanceBase: "/run/user/1000/bbl",
   runner: { exe: "/opt/deno", srcDir: "/opt/bbl/src", denoDir: "/home/alice/.cache/deno" },
-  etc: { resolvConf: "/run/systemd/resolve/stub-resolv.conf", machineId: "/etc/machine-id", osRelease: null },
+  etc: {
+    resolvConf: "/run/systemd/resolve/stub-resolv.conf",
+    machineId: "/etc/machine-id",
+    osRelease: null,
+    hostname: "/etc/hostname",
+    hosts: "/etc/hosts",
+  },
 };
 
 export const runOptions = (o: Partial<RunOptions> = {}): RunOptions => ({
@@ -42,6 +48,7 @@ export const runOptions = (o: Partial<RunOptions> = {}): RunOptions => ({
   machineId: "host",
   maskOsRelease: false,
   allowOpt: false,
+  etcHosts: "own",
   seeRealHw: false,
   setenv: {},
   keepenv: [],
