@@ -8,7 +8,7 @@ import { SpawnError } from "./sys/spawn.ts";
 import { libc } from "./sys/libc.ts";
 import { FORWARDED_SIGNALS, SIG } from "./sys/consts.ts";
 import { waitChild } from "./sys/process.ts";
-import { copyWindowSize, foregroundGroup, isStopped, type Pty, pump, rawMode } from "./sys/pty.ts";
+import { copyWindowSize, foregroundGroup, isStopped, type Pty, pump, rawMode, takeTerminal } from "./sys/pty.ts";
 import { Instance } from "./instance.ts";
 import { spawnLayer } from "./layer/spawn_layer.ts";
 import { allLayers } from "./plan/tree.ts";
@@ -22,13 +22,11 @@ function foreground(): boolean {
 }
 
 /**
- * Relays between the user's terminal and the sandbox's pty: raw mode on the real one (restored by the
- * returned function on every exit path), window size kept in step. Output is pumped until the last
- * holder of the pty's slave is gone.
+ * Relays between the user's terminal and the sandbox's pty: `fg` when the real one is in raw mode
+ * (`restore` undoes it, also on every exit path through the returned stop), window size kept in step.
+ * Output is pumped until the last holder of the pty's slave is gone.
  */
-function relay(pty: Pty): { drained: Promise<void>; stop: () => void } {
-  const fg = foreground();
-  let restore = fg ? rawMode(0) : () => {};
+function relay(pty: Pty, fg: boolean, restore: () => void): { drained: Promise<void>; stop: () => void } {
   copyWindowSize(0, pty.master);
   const onWinch = () => copyWindowSize(0, pty.master);
   Deno.addSignalListener("SIGWINCH", onWinch);
@@ -77,7 +75,11 @@ export async function launch(
   const instance = Instance.create(plan.instanceDir, uid, roots);
   const forwards: [Deno.Signal, () => void][] = [];
   let terminal: ReturnType<typeof relay> | null = null;
+  const fg = pty !== null && foreground();
+  let restore = () => {};
   try {
+    // Before the sandbox exists, so that what was typed so far moves into its pty unaltered.
+    if (fg) restore = takeTerminal(0, pty!);
     if (plan.xauth) writeXauth(plan.xauth, env);
     let pid: number;
     try {
@@ -91,7 +93,7 @@ export async function launch(
     } finally {
       if (pty) libc.close(pty.slave); // the sandbox holds it now: when it is gone, the relay ends
     }
-    if (pty) terminal = relay(pty);
+    if (pty) terminal = relay(pty, fg, restore);
     for (const name of FORWARDED_SIGNALS) {
       if (name === "SIGWINCH" && pty) continue; // the pty's size change signals the app itself
       const handler = () => libc.kill(pid, SIG[name]);
@@ -104,7 +106,8 @@ export async function launch(
     return code;
   } finally {
     for (const [name, handler] of forwards) Deno.removeSignalListener(name, handler);
-    terminal?.stop();
+    if (terminal) terminal.stop();
+    else restore();
     if (pty) libc.close(pty.master);
     instance.remove();
   }

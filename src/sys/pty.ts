@@ -33,17 +33,78 @@ export function copyWindowSize(from: number, to: number): void {
   if (libc.ioctl(from, BigInt(TIOCGWINSZ), ws) === 0) libc.ioctl(to, BigInt(TIOCSWINSZ), ws);
 }
 
+/** struct termios (60 bytes in glibc): c_lflag at byte 12, c_cc from byte 17. */
+const TERMIOS_SIZE = 64, LFLAG = 12, CC = 17, VEOF = 4;
+const ICANON = 0o2, ECHO = 0o10;
+const TCSANOW = 0, TCSADRAIN = 1;
+
+function termios(fd: number): Uint8Array {
+  const t = new Uint8Array(TERMIOS_SIZE);
+  check(libc.tcgetattr(fd, t), "reading the terminal's settings", "tcgetattr");
+  return t;
+}
+
+const lflag = (t: Uint8Array) => new DataView(t.buffer).getUint32(LFLAG, true);
+
 /** Puts `fd` in raw mode; returns the function that restores its previous settings. */
 export function rawMode(fd: number): () => void {
-  const saved = new Uint8Array(64); // struct termios (60 bytes in glibc)
-  check(libc.tcgetattr(fd, saved), "reading the terminal's settings", "tcgetattr");
+  const saved = termios(fd);
   const raw = saved.slice();
   libc.cfmakeraw(raw);
-  check(libc.tcsetattr(fd, 1, /* TCSADRAIN */ raw), "setting the terminal to raw mode", "tcsetattr");
-  return () => libc.tcsetattr(fd, 1, saved);
+  check(libc.tcsetattr(fd, TCSADRAIN, raw), "setting the terminal to raw mode", "tcsetattr");
+  return () => libc.tcsetattr(fd, TCSADRAIN, saved);
+}
+
+/**
+ * Raw mode on the user's terminal `fd`, moving what it already holds into the pty (call it before
+ * anything else uses the pty). Typed before raw mode, that input was echoed by the user's terminal,
+ * so it goes in with the pty's echo off (no second echo); an end of file typed then (a ^D on an empty
+ * line, or what script(1) sends when its input ends) becomes the pty's own VEOF, so the app reads end
+ * of file instead of the NUL byte that raw mode would turn it into. Returns the restoring function.
+ */
+export function takeTerminal(fd: number, pty: Pty): () => void {
+  const outer = termios(fd);
+  const typed: Uint8Array[] = [];
+  let eof = false;
+  const buf = new Uint8Array(4096);
+  const drain = () => {
+    while (!eof && readable(pollFd(fd))) {
+      const n = Number(libc.read(fd, buf, BigInt(buf.length)));
+      if (n < 0) return;
+      if (n === 0) eof = true; // canonical mode: an end of file was typed
+      else typed.push(buf.slice(0, n));
+    }
+  };
+  if (lflag(outer) & ICANON) drain(); // complete lines, and an end of file
+  const restore = rawMode(fd);
+  drain(); // a partial line, now readable
+  if (typed.length > 0 || eof) {
+    const inner = termios(pty.slave);
+    const quiet = inner.slice();
+    if (lflag(outer) & ECHO) new DataView(quiet.buffer).setUint32(LFLAG, lflag(inner) & ~ECHO, true);
+    libc.tcsetattr(pty.slave, TCSANOW, quiet);
+    for (const bytes of [...typed, ...(eof ? [new Uint8Array([inner[CC + VEOF]])] : [])]) writeAll(pty.master, bytes);
+    // The pty's line discipline takes input in a worker; a poll of the slave runs it now, before the
+    // echo comes back on.
+    readable(pollFd(pty.slave));
+    libc.tcsetattr(pty.slave, TCSANOW, inner);
+  }
+  return restore;
+}
+
+function writeAll(fd: number, bytes: Uint8Array): boolean {
+  for (let off = 0; off < bytes.length;) {
+    const w = Number(libc.write(fd, bytes.subarray(off), BigInt(bytes.length - off)));
+    if (w <= 0) return false;
+    off += w;
+  }
+  return true;
 }
 
 const POLLIN = 1, POLLHUP = 0x10;
+
+/** struct pollfd {int fd; short events, revents} asking for input on `fd`. */
+const pollFd = (fd: number) => new Int16Array([fd & 0xffff, fd >>> 16, POLLIN, 0]);
 
 /** Whether a read of `fd` would not block (poll with no timeout). */
 function readable(pfd: Int16Array): boolean {
@@ -59,15 +120,10 @@ function readable(pfd: Int16Array): boolean {
  */
 export async function pump(from: number, to: number, seen: (bytes: Uint8Array) => void = () => {}): Promise<void> {
   const buf = new Uint8Array(65536);
-  const pfd = new Int16Array([from & 0xffff, from >>> 16, POLLIN, 0]); // struct pollfd {int fd; short events, revents}
+  const pfd = pollFd(from);
   const copy = (n: number): boolean => {
     seen(buf.subarray(0, n));
-    for (let off = 0; off < n;) {
-      const w = Number(libc.write(to, buf.subarray(off, n), BigInt(n - off)));
-      if (w <= 0) return false;
-      off += w;
-    }
-    return true;
+    return writeAll(to, buf.subarray(0, n));
   };
   for (;;) {
     const n = Number(await libc.read_async(from, buf, BigInt(buf.length)));

@@ -111,3 +111,33 @@ Deno.test("Ctrl-Z stops the app and bbl with it; fg continues both", async () =>
     Deno.removeSync(home, { recursive: true });
   }
 });
+
+Deno.test("input typed before bbl takes the terminal is echoed once and reaches the app whole", async () => {
+  // Typed at once, while bbl is still starting: a whole line, then the start of the next one.
+  const script = 'echo re""ady; read a; read b; echo "got=[$a] got=[$b]"';
+  const r = await inPty(["--", "/bin/sh", "-c", script], ["early-line\nhalf", "WAIT:ready", "way\n"]);
+  assert.match(r.screen, /got=\[early-line\] got=\[halfway\]/, r.screen);
+  // once as typed (the user's terminal echoed it before raw mode), once in the app's output
+  assert.equal(r.screen.split("early-line").length - 1, 2, r.screen);
+  assert.equal(r.code, 0);
+});
+
+Deno.test("end of input on the terminal (script(1) with stdin at EOF) is end of file for the app", async () => {
+  const home = userTempDir("bbl-home-");
+  try {
+    const argv = bblArgv(["--", "/bin/sh", "-c", "od -c; echo end"], userEnv(home, { TERM: "xterm" }));
+    const line = argv.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
+    const out = await new Deno.Command("timeout", {
+      args: ["20", "script", "-qec", line, "/dev/null"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, `${text} ${new TextDecoder().decode(out.stderr)}`);
+    // od read nothing at all (no NUL byte) and returned, so the app saw end of file
+    assert.match(text, /^0000000\r?\nend\r?$/m, text);
+  } finally {
+    Deno.removeSync(home, { recursive: true });
+  }
+});
