@@ -126,7 +126,7 @@ async function runWithState(plan: Plan, opts: RunOptions, host: HostFacts, pty: 
       name: opts.name,
       home: plan.state.home,
       ...(plan.state.home === "overlay" ? { lower: host.home } : {}),
-      options: { cwd: opts.cwd, net: opts.net, mounts: opts.mounts, hostname: opts.hostname ?? "bbl" },
+      options: { cwd: opts.cwd, net: opts.net, mounts: opts.mounts, hostname: opts.hostname ?? DEFAULT_HOSTNAME },
     })
     : null;
   try {
