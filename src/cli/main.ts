@@ -30,6 +30,7 @@ import { SandboxState } from "../state/store.ts";
 import { addStateCommands } from "./state.ts";
 import { RLIMITS } from "../sys/limits.ts";
 import { DEFAULT_HOSTNAME } from "../plan/config_steps.ts";
+import { notShownNote } from "../plan/visible.ts";
 
 interface RawRunOptions extends RawFlags {
   uid?: string;
@@ -55,6 +56,7 @@ function addRunOptions(c: Command): Command {
     .option("--config <file>", "a configuration file (above the ones bbl finds itself)")
     .option("--home <mode>", "tmpfs (default: nothing kept), persist, overlay, or a directory")
     .option("--cwd", "bind the current directory read-write and start there")
+    .option("--program-dir", "show the program's whole directory read-only (an unpacked app), not only its file")
     .option(
       "--bind <src[:dest]>",
       "bind a host path read-write (same path inside without dest; repeatable)",
@@ -202,7 +204,11 @@ async function run(raw: RawRunOptions, args: string[], head: string[]): Promise<
   // A terminal on stdin: the sandbox gets a pty of its own, relayed (src/sys/pty.ts).
   const pty = Deno.stdin.isTerminal() ? openPty() : null;
   const withTty = { ...host, tty: pty?.slavePath ?? null };
-  return await runWithState(buildPlan(opts, withTty, template), opts, withTty, pty);
+  const plan = buildPlan(opts, withTty, template);
+  const code = await runWithState(plan, opts, withTty, pty);
+  const note = notShownNote(plan.notShown ?? [], code, host.cwd);
+  if (note) console.error(note);
+  return code;
 }
 
 /** The text of a file an option names; an unreadable one is a usage error naming the option. */

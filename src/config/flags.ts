@@ -9,6 +9,7 @@ export interface RawFlags {
   name?: string;
   home?: string;
   cwd?: boolean;
+  programDir?: boolean;
   net?: string;
   shareNet?: boolean;
   dns: string[];
@@ -59,6 +60,7 @@ export function flagsToConfig(raw: RawFlags): Config {
   if (raw.name !== undefined) c.name = raw.name;
   if (raw.home !== undefined) c.home = raw.home;
   if (raw.cwd) c.cwd = true;
+  if (raw.programDir) c.program_dir = true;
   if (raw.shareNet && raw.net !== undefined && raw.net !== "host") {
     throw new UsageError(`--share-net conflicts with --net ${raw.net}`);
   }

@@ -19,6 +19,8 @@ import { UsageError } from "../errors.ts";
 import { type Policy, policyWith } from "../seccomp/policy.ts";
 import { parsePolicy } from "../seccomp/file.ts";
 import { stateBase } from "../state/store.ts";
+import { findProgram, namedFiles } from "./program.ts";
+import { DEFAULT_PATH } from "../plan/env.ts";
 
 /** What resolving looks at on the host. Injected for tests. */
 export interface HostView extends DesktopHost {
@@ -26,6 +28,7 @@ export interface HostView extends DesktopHost {
   /** The resolved path, or null when it does not exist. */
   realPath: (p: string) => string | null;
   isDir: (p: string) => boolean;
+  isExecutable: (p: string) => boolean;
   readFile: (p: string) => string;
   appImage: (p: string) => AppImageInfo;
 }
@@ -45,6 +48,14 @@ export const hostView = (env: Record<string, string>, home: string, cwd: string)
   isDir: (p) => {
     try {
       return Deno.statSync(p).isDirectory;
+    } catch {
+      return false;
+    }
+  },
+  isExecutable: (p) => {
+    try {
+      const st = Deno.statSync(p);
+      return st.isFile && ((st.mode ?? 0) & 0o111) !== 0;
     } catch {
       return false;
     }
@@ -258,8 +269,14 @@ export function resolveConfig(
     else limits[k] = s.value as number;
   }
   const hostNames = Object.keys(h.env);
+  const setenv = Object.fromEntries(Object.entries(m.env_set).map(([k, s]) => [k, s.value]));
+  // An AppImage's command is bbl's own run script; an empty command is your shell.
+  const named = appimage === undefined && command.length > 0;
+  const path = setenv.PATH ?? h.env.PATH ?? DEFAULT_PATH;
   return {
     command,
+    program: named ? findProgram(command[0], path, valueOf(m, "program_dir"), [...neverAccess], h) : null,
+    namedFiles: named ? namedFiles(command.slice(1), h) : [],
     name,
     uid: ids.uid,
     gid: ids.gid,
@@ -279,7 +296,7 @@ export function resolveConfig(
     maskOsRelease: valueOf(m, "mask_os_release"),
     allowOpt: valueOf(m, "allow_opt"),
     seeRealHw: valueOf(m, "see_real_hw"),
-    setenv: Object.fromEntries(Object.entries(m.env_set).map(([k, s]) => [k, s.value])),
+    setenv,
     keepenv: [...new Set(m.env_keep.flatMap((s) => matchEnvNames(s.value, hostNames)))],
     unsetenv: m.env_unset.map((s) => s.value),
     seccomp: resolveSeccomp(m, h),

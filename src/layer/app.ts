@@ -48,7 +48,7 @@ function enterWorkingDir(app: AppPlan): void {
 export function startApp(layer: LayerPlan): number {
   const app = layer.app!;
   enterWorkingDir(app);
-  const path = resolveCommand(app.argv[0], app.env.PATH ?? "");
+  const path = app.path ?? resolveCommand(app.argv[0], app.env.PATH ?? "");
   // With a terminal, the app is a process group of the session that owns it (see LayerPlan.terminalSession),
   // made the terminal's foreground group below; without one, a session of its own.
   const ops = [

@@ -65,7 +65,7 @@ function layerLines(l: LayerPlan, pad: string): string[] {
   }
   if (l.app) {
     const a = l.app;
-    out.push(`${p}app: ${JSON.stringify(a.argv)}`);
+    out.push(`${p}app: ${JSON.stringify(a.argv)}${a.path ? ` (runs ${a.path})` : ""}`);
     out.push(
       `${p}  cwd ${a.cwd} (else ${a.home}); ${
         a.terminal ? "the foreground group of the sandbox's pty (Ctrl-Z stops it and bbl)" : "new session"

@@ -53,9 +53,29 @@ export interface DesktopOptions {
   themes: string[];
 }
 
+/** The program the command names, as found on the host (src/config/program.ts). */
+export interface ProgramOnHost {
+  /** The path execve gets inside. */
+  path: string;
+  /** The host file (or, with program_dir, directory), resolved, shown read-only at `dest` if not already. */
+  src: string;
+  dest: string;
+}
+
+/** A host path an argument names (`word`: the argument itself when `whole`, else one of its words). */
+export interface NamedFile {
+  word: string;
+  path: string;
+  whole: boolean;
+}
+
 export interface RunOptions {
   /** The command and its arguments; empty: the user's shell. */
   command: string[];
+  /** The command's program on the host, when it is a host file (given by path, or in the host's PATH). */
+  program: ProgramOnHost | null;
+  /** The host files its arguments name (for the hint when the sandbox cannot see them). */
+  namedFiles: NamedFile[];
   name: string;
   /** Ids the app has inside (default: the invoking user's). */
   uid?: number;

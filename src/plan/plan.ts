@@ -14,7 +14,8 @@ import { buildEnv } from "./env.ts";
 import { UsageError } from "../errors.ts";
 import { bblDir, runnerCommand } from "../selfexec.ts";
 import { allLayers } from "./tree.ts";
-import type { RunOptions } from "./options.ts";
+import type { NamedFile, RunOptions } from "./options.ts";
+import { builtAt, shownAt } from "./visible.ts";
 import { appEnv, trustedHelpers, untrustedHelpers, type Where, xauthPlan, xdgOpenScript } from "./desktop.ts";
 import {
   appImageHelpers,
@@ -116,6 +117,8 @@ const rootsAbove = (path: TemplateLayer[]) => path.filter((l) => (l.fs ?? []).le
 
 class Planner {
   private apps: string[] = [];
+  /** Host files the arguments name that the app's root does not show. */
+  notShown: NamedFile[] = [];
   /** The layer that builds the app's root: the configuration's mounts, home and AppImages go there. */
   private appRoot: string | null;
   /** The root above it, whose /dev the app's root layer sees before its pivot (for /dev/fuse). */
@@ -325,8 +328,26 @@ class Planner {
     }
     if (l.name === this.appRoot) {
       ops.push(...appRootSteps(this.opts, this.host, this.where((p) => host(p, `${l.name} (configuration)`))));
+      ops.push(...this.programSteps(ops, hostView ?? ""));
     }
     return orderFs([...ops, ...overlayMasks(ops, hostView ?? "", this.opts.neverAccess)]);
+  }
+
+  /**
+   * The program, shown read-only where the host has it when the app's root would not show it (only
+   * that file, or with program_dir its directory), and run by that path; and which of the files the
+   * arguments name the root does not show (bbl says so after the run, and shows none of them).
+   */
+  private programSteps(ops: FsOp[], hostView: string): FsOp[] {
+    const hidden = (p: string) => this.opts.neverAccess.some((n) => pathIn(p, n));
+    this.notShown = this.opts.namedFiles.filter((f) =>
+      !hidden(f.path) && !shownAt(ops, hostView, f.path) && !builtAt(ops, f.path)
+    );
+    const p = this.opts.program;
+    if (p === null) return [];
+    this.app.path = p.path;
+    if (shownAt(ops, hostView, p.dest)) return [];
+    return [{ kind: "robind", src: hostView + p.src, dest: p.dest }];
   }
 
   layer(l: TemplateLayer, ctx: Ctx): LayerPlan | null {
@@ -554,10 +575,19 @@ export function buildPlan(opts: RunOptions, host: HostFacts, template: Template)
   Object.assign(app.env, appEnv(opts.desktop, uid));
   if (opts.desktop.gui.mode !== "none") app.env.PATH = `/sbxdir/bin:${app.env.PATH}`;
   for (const k of opts.unsetenv) delete app.env[k];
-  const root = new Planner(template, opts, host, vars, app, instanceDir).plan();
+  const planner = new Planner(template, opts, host, vars, app, instanceDir);
+  const root = planner.plan();
   const state = opts.stateDir && (opts.home.mode === "persist" || opts.home.mode === "overlay")
     ? { dir: opts.stateDir, home: opts.home.mode }
     : undefined;
   const xauth = xauthPlan(opts.desktop, instanceDir);
-  return { version: 1, instance, instanceDir, root, ...(xauth ? { xauth } : {}), ...(state ? { state } : {}) };
+  return {
+    version: 1,
+    instance,
+    instanceDir,
+    root,
+    ...(xauth ? { xauth } : {}),
+    ...(state ? { state } : {}),
+    ...(planner.notShown.length > 0 ? { notShown: planner.notShown } : {}),
+  };
 }

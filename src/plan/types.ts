@@ -1,5 +1,6 @@
 import type { Policy } from "../seccomp/policy.ts";
 import type { XauthPlan } from "../desktop/xauth.ts";
+import type { NamedFile } from "./options.ts";
 
 /**
  * The plan: everything a run will do, computed before anything is created. It is plain JSON (each
@@ -174,8 +175,10 @@ export interface LayerPlan {
 
 /** How the app is started by the app layer's parent. */
 export interface AppPlan {
-  /** The command as given; looked up in the sandbox's PATH when it has no slash. */
+  /** The command as given; argv[0] is looked up in the sandbox's PATH when it has no slash and no `path`. */
   argv: string[];
+  /** The file execve runs, when bbl found the program on the host (by path, or in the host's PATH). */
+  path?: string;
   env: Record<string, string>;
   /** Tried first; the home directory when it does not exist inside. */
   cwd: string;
@@ -198,6 +201,8 @@ export interface Plan {
   xauth?: XauthPlan;
   /** The sandbox's own state directory (persist and overlay homes), prepared and locked by the launcher. */
   state?: { dir: string; home: "persist" | "overlay" };
+  /** Host files the command's arguments name that the sandbox does not show: bbl says so after the run. */
+  notShown?: NamedFile[];
   /** Set by the spawning parent: the runner's fd 4 is a report pipe to the nearest init. */
   reporting?: boolean;
 }

@@ -48,6 +48,8 @@ export const runOptions = (o: Partial<RunOptions> = {}): RunOptions => ({
   machineId: "host",
   maskOsRelease: false,
   allowOpt: false,
+  program: null,
+  namedFiles: [],
   etcHosts: "own",
   seeRealHw: false,
   setenv: {},
@@ -78,6 +80,7 @@ export function fakeHost(env: Record<string, string>, paths: string[] = []): Hos
         : null,
     realPath: (p) => all.has(p) ? p : null,
     isDir,
+    isExecutable: (p) => all.has(p) && !isDir(p),
     readFile: (p) => {
       throw new Deno.errors.NotFound(p);
     },
