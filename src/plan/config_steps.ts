@@ -52,13 +52,6 @@ export function appRootSteps(o: RunOptions, h: HostFacts, w: Where): FsOp[] {
   if (o.machineId === "zero" && h.etc.machineId) {
     ops.push({ kind: "rofile", dest: h.etc.machineId, content: ZERO_MACHINE_ID, mode: 0o444 });
   }
-  if (o.etcHosts === "own") {
-    // The sandbox's own names (uname -n says it too), none of the host's. Only over existing files:
-    // /etc is the host's, and a file created there would be created on the host.
-    const name = o.hostname ?? DEFAULT_HOSTNAME;
-    if (h.etc.hostname) ops.push({ kind: "rofile", dest: h.etc.hostname, content: `${name}\n`, mode: 0o644 });
-    if (h.etc.hosts) ops.push({ kind: "rofile", dest: h.etc.hosts, content: hostsFile(name), mode: 0o644 });
-  }
   if (o.maskOsRelease && h.etc.osRelease) {
     ops.push({ kind: "rofile", dest: h.etc.osRelease, content: GENERIC_OS_RELEASE, mode: 0o644 });
   }
@@ -68,6 +61,20 @@ export function appRootSteps(o: RunOptions, h: HostFacts, w: Where): FsOp[] {
     for (const p of ["/sys", "/run/udev"]) ops.push({ kind: "robind", src: host(p), dest: p, optional: true });
   }
   return ops;
+}
+
+/**
+ * /etc/hostname and /etc/hosts of the sandbox's own (uname -n says the same name), none of the host's
+ * entries; only over existing files: /etc is the host's, and a file created there would be created
+ * on the host. The planner leaves out those the template already has a step for.
+ */
+export function ownNameFiles(o: RunOptions, h: HostFacts): FsOp[] {
+  if (o.etcHosts === "host") return [];
+  const name = o.hostname ?? DEFAULT_HOSTNAME;
+  return [
+    ...(h.etc.hostname ? [{ kind: "rofile" as const, dest: h.etc.hostname, content: `${name}\n`, mode: 0o644 }] : []),
+    ...(h.etc.hosts ? [{ kind: "rofile" as const, dest: h.etc.hosts, content: hostsFile(name), mode: 0o644 }] : []),
+  ];
 }
 
 /**

@@ -24,6 +24,7 @@ import {
   hostLayerSteps,
   MASK_SIZE,
   overlayMasks,
+  ownNameFiles,
 } from "./config_steps.ts";
 
 /**
@@ -327,8 +328,9 @@ class Planner {
       ops.push(...hostLayerSteps(this.opts, this.host, l.host_at, this.where((p) => host(p, l.name))));
     }
     if (l.name === this.appRoot) {
+      const own = ownNameFiles(this.opts, this.host).filter((f) => !ops.some((op) => op.dest === f.dest));
       ops.push(...appRootSteps(this.opts, this.host, this.where((p) => host(p, `${l.name} (configuration)`))));
-      ops.push(...this.programSteps(ops, hostView ?? ""));
+      ops.push(...own, ...this.programSteps(ops, hostView ?? ""));
     }
     return orderFs([...ops, ...overlayMasks(ops, hostView ?? "", this.opts.neverAccess)]);
   }
@@ -526,9 +528,7 @@ class Planner {
           : `more than one app layer: ${this.apps.join(", ")}`,
       );
     }
-    // The sandbox's own /etc/hosts needs a root to put it in; without one the app sees the host's.
-    const asked = appRootSteps({ ...this.opts, etcHosts: "host" }, this.host, this.where((p) => p));
-    if (this.appRoot === null && asked.length > 0) {
+    if (this.appRoot === null && appRootSteps(this.opts, this.host, this.where((p) => p)).length > 0) {
       this.fail("layer", "no layer builds the app's root (fs above the app layer), which the configuration needs");
     }
     root.sessionKeyring = true;

@@ -164,3 +164,27 @@ Deno.test("with a terminal, the app's nearest init owns its session (so Ctrl-Z c
   const noTty = byName(buildPlan(opts(), host, dflt()).root);
   assert.deepEqual(Object.keys(noTty).filter((n) => noTty[n].terminalSession), []);
 });
+
+Deno.test("/etc/hostname and /etc/hosts of the sandbox's own, unless etc_hosts: host or the template has a step there", () => {
+  const files = (o = {}) =>
+    byName(buildPlan(opts(o), host, dflt()).root).layer3.fs.filter((f) => f.dest.startsWith("/etc/host"));
+  assert.deepEqual(files({ hostname: "cad" }), [
+    { kind: "rofile", dest: "/etc/hostname", content: "cad\n", mode: 0o644 },
+    {
+      kind: "rofile",
+      dest: "/etc/hosts",
+      content: "127.0.0.1\tlocalhost\n127.0.1.1\tcad\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+      mode: 0o644,
+    },
+  ]);
+  assert.deepEqual(files({ etcHosts: "host" }), []);
+  const own = parseTemplate(
+    readDefaultTemplate().replace(
+      "- { kind: proc, dest: /proc }\n                - { kind: dev",
+      "- { kind: proc, dest: /proc }\n                - { kind: mask, dest: /etc/hostname }\n                - { kind: dev",
+    ),
+    "t.yaml",
+  );
+  const l3 = byName(buildPlan(opts(), host, own).root).layer3.fs.filter((f) => f.dest === "/etc/hostname");
+  assert.deepEqual(l3.map((f) => f.kind), ["mask"]);
+});
