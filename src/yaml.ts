@@ -1,9 +1,26 @@
 /**
- * YAML files checked by bbl (layer templates, configuration): parsing with positions, so every error
- * names the file, line and column of the offending key or value, and "did you mean" suggestions.
+ * YAML files checked by bbl (layer templates, configuration, seccomp policies): parsing with
+ * positions, so every error names the file, line and column of the offending key or value, and "did
+ * you mean" suggestions.
+ *
+ * The parser is an npm package whose loading costs a start tens of milliseconds, so it is loaded only
+ * by runs that read such a file (`loadYaml` first; the embedded template comes precompiled).
  */
-import { type Document, isMap, isSeq, LineCounter, parseDocument } from "yaml";
+import type { Document, LineCounter } from "yaml";
 import { UsageError } from "./errors.ts";
+
+let yamlModule: typeof import("yaml") | null = null;
+
+/** Loads the YAML parser; call it before reading any YAML file. */
+export async function loadYaml(): Promise<void> {
+  yamlModule ??= await import("yaml");
+}
+
+/** The parser, loaded by `loadYaml`. */
+export function yaml(): typeof import("yaml") {
+  if (yamlModule === null) throw new Error("the YAML parser is used before loadYaml()");
+  return yamlModule;
+}
 
 /** Keys and indices from the document's root to a node. */
 export type YamlPath = (string | number)[];
@@ -41,6 +58,7 @@ export class YamlFile {
   fail(path: YamlPath, label: string, message: string, atKey = false): never {
     let node: unknown = this.doc.contents;
     let offset = 0;
+    const { isMap, isSeq } = yaml();
     for (const [i, k] of path.entries()) {
       if (isMap(node)) {
         const pair = node.items.find((p) => (p.key as { value?: unknown })?.value === k);
@@ -61,8 +79,8 @@ export class YamlFile {
 
 /** Parses YAML text; syntax errors and duplicate keys fail with their position. */
 export function parseYaml(text: string, file: string): { data: unknown; yaml: YamlFile } {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const lines = new (yaml().LineCounter)();
+  const doc = yaml().parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
     const pos = lines.linePos(e.pos[0]);

@@ -107,10 +107,11 @@ export function userEnv(home: string, extra: Record<string, string> = {}): Recor
  * argv that runs bbl from source as the test user with exactly `env`. The test user never reaches the
  * registry (--cached-only): bbl's npm packages come from the checkout's node_modules/, which the
  * invoking user's `deno test` filled with its own environment (deno.json: nodeModulesDir auto).
+ * `logFlag` is Deno's (--quiet: no download chatter).
  */
-export function bblArgv(args: string[], env: Record<string, string>): string[] {
+export function bblArgv(args: string[], env: Record<string, string>, logFlag = "--quiet"): string[] {
   const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-  const flags = ["--allow-all", "--frozen", "--quiet", "--cached-only"];
+  const flags = ["--allow-all", "--frozen", logFlag, "--cached-only"];
   const bbl = [DENO, "run", ...flags, "--config", `${REPO}/deno.json`, `${REPO}/src/main.ts`, ...args];
   const drop = Deno.uid() === 0 ? ["setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--init-groups", "--"] : [];
   return [...drop, "env", "-i", ...envArgs, ...bbl];

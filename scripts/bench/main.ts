@@ -1,8 +1,9 @@
 /**
- * `deno task bench`: start-up time and memory of bbl next to bubblewrap, measured in one run with the
- * commands interleaved (so machine noise hits all alike), reported as medians, spread and ratios.
- * As root, every command runs as the unprivileged BBL_TEST_USER (default bbltest) when it exists,
- * since that is how users run bbl. Installs bubblewrap from Debian when missing and root.
+ * `deno task bench`: start-up time and memory of bbl next to bubblewrap and firejail (its default
+ * profile, `firejail --quiet`), measured in one run with the commands interleaved (so machine noise
+ * hits all alike), reported as medians, spread and ratios. As root, every command runs as the
+ * unprivileged BBL_TEST_USER (default bbltest) when it exists, since that is how users run bbl.
+ * Installs the reference tools from Debian when missing and root.
  *
  *   scripts/deno task bench [--runs N]
  *
@@ -28,18 +29,21 @@ function sh(cmd: string, args: string[]): { code: number; out: string } {
   }
 }
 
-/** The reference tools: bubblewrap, and for AppImages squashfuse, unsquashfs and fusermount3. */
+/** The reference tools: bubblewrap, firejail, and for AppImages squashfuse, unsquashfs and fusermount3. */
 function ensureTools(): boolean {
-  const missing = [["bwrap", "bubblewrap"], ["squashfuse", "squashfuse"], ["unsquashfs", "squashfs-tools"], [
-    "fusermount3",
-    "fuse3",
-  ]].filter(([cmd]) => sh("sh", ["-c", `command -v ${cmd}`]).code !== 0).map(([, pkg]) => pkg);
+  const missing = [
+    ["bwrap", "bubblewrap"],
+    ["firejail", "firejail"],
+    ["squashfuse", "squashfuse"],
+    ["unsquashfs", "squashfs-tools"],
+    ["fusermount3", "fuse3"],
+  ].filter(([cmd]) => sh("sh", ["-c", `command -v ${cmd}`]).code !== 0).map(([, pkg]) => pkg);
   if (missing.length > 0 && Deno.uid() === 0) {
     console.log(`installing ${missing.join(" ")} from Debian...`);
     sh("apt-get", ["update", "-qq"]);
     sh("apt-get", ["install", "-y", "-qq", ...missing]);
   }
-  return sh("bwrap", ["--version"]).code === 0;
+  return sh("bwrap", ["--version"]).code === 0 && sh("firejail", ["--version"]).code === 0;
 }
 
 /** As root: run as the test user; its uid/gid/home, or null to run as ourselves. */
@@ -135,6 +139,8 @@ interface Case {
 
 const cases: Case[] = [
   { name: "bwrap /bin/true", argv: [...bwrapArgs, "/bin/true"] },
+  // firejail's default profile, as a user who writes no profile gets it
+  { name: "firejail --quiet /bin/true", argv: ["firejail", "--quiet", "/bin/true"] },
   { name: "unshare -Urmpf /bin/true", argv: ["unshare", "-Urmpf", "--mount-proc", "/bin/true"] },
   { name: "bbl -- /bin/true (default tree)", argv: [...bblRun, "--", "/bin/true"] },
   { name: "bbl one-layer template", argv: [...bblRun, "--template", oneLayer, "--", "/bin/true"] },
@@ -203,7 +209,9 @@ async function memoryOf(argv: string[]): Promise<{ rss: number; pss: number; n: 
 }
 
 if (!ensureTools()) {
-  console.error("bench: bubblewrap is not installed (apt-get install bubblewrap) and we are not root to install it");
+  console.error(
+    "bench: bubblewrap or firejail is not installed (apt-get install bubblewrap firejail) and we are not root to install them",
+  );
   Deno.exit(1);
 }
 console.log(
@@ -216,11 +224,13 @@ const times = new Map(cases.map((c) => [c.name, [] as number[]]));
 for (let i = 0; i < RUNS; i++) for (const c of cases) times.get(c.name)!.push(timeOnce(c.argv));
 
 const base = stats(times.get("bwrap /bin/true")!).median;
-console.log("\nstart-up (ms)                            median    p10    p90   vs bwrap");
+const fj = stats(times.get("firejail --quiet /bin/true")!).median;
+console.log("\nstart-up (ms)                            median    p10    p90   vs bwrap  vs firejail");
 for (const c of cases) {
   const s = stats(times.get(c.name)!);
   const f = (x: number) => x.toFixed(1).padStart(6);
-  console.log(`${c.name.padEnd(38)} ${f(s.median)} ${f(s.p10)} ${f(s.p90)}   ${(s.median / base).toFixed(1)}x`);
+  const ratio = (x: number) => `${(s.median / x).toFixed(2)}x`.padStart(8);
+  console.log(`${c.name.padEnd(38)} ${f(s.median)} ${f(s.p10)} ${f(s.p90)} ${ratio(base)} ${ratio(fj)}`);
 }
 
 const med = (n: string) => stats(times.get(n)!).median;

@@ -1,11 +1,11 @@
 /** The command line: `bbl [options] [--] [CMD [ARGS...]]`, `bbl explain ...`, `bbl doctor`. */
-import { Command, CommanderError } from "commander";
+import type { Command } from "commander";
 import { buildPlan } from "../plan/plan.ts";
 import type { RunOptions } from "../plan/options.ts";
 import type { Plan } from "../plan/types.ts";
 import type { HostFacts } from "../plan/host.ts";
 import { parseTemplate, type Template } from "../plan/template.ts";
-import { readDefaultTemplate } from "../plan/default_template.ts";
+import { DEFAULT_TEMPLATE, DEFAULT_TEMPLATE_TEXT } from "../plan/default_template.ts";
 import { UsageError } from "../errors.ts";
 import { gatherHost } from "../host.ts";
 import { launch } from "../launcher.ts";
@@ -13,10 +13,18 @@ import { openPty } from "../sys/pty.ts";
 import { formatPlan } from "../plan/format.ts";
 import { doctor } from "../doctor.ts";
 import { VERSION } from "../version.ts";
-import { ALLOWANCES } from "../seccomp/policy.ts";
 import type { Pty } from "../sys/pty.ts";
-import { flagsToConfig, NO_FLAGS, type RawFlags } from "../config/flags.ts";
-import { configHome, defaultsLayer, loadConfig, type LoadInput, readTrusted } from "../config/load.ts";
+import { flagsToConfig, NO_FLAGS } from "../config/flags.ts";
+import {
+  configHome,
+  defaultsLayer,
+  loadConfig,
+  type LoadInput,
+  readsConfigFiles,
+  readTrusted,
+} from "../config/load.ts";
+import { parseRun, type RawRunOptions, RUN_OPTIONS } from "./run_options.ts";
+import { loadYaml } from "../yaml.ts";
 import { approve, type Asker } from "../config/approval.ts";
 import { askYesNo } from "./ask.ts";
 import { hostView, resolveConfig } from "../config/resolve.ts";
@@ -28,67 +36,19 @@ import { type Config, parseConfig } from "../config/schema.ts";
 import { bblDir, selfArgv } from "../selfexec.ts";
 import { SandboxState } from "../state/store.ts";
 import { addStateCommands } from "./state.ts";
-import { RLIMITS } from "../sys/limits.ts";
 import { DEFAULT_HOSTNAME } from "../plan/config_steps.ts";
 import { notShownNote } from "../plan/visible.ts";
-
-interface RawRunOptions extends RawFlags {
-  uid?: string;
-  gid?: string;
-  template?: string;
-  config?: string;
-  appimage?: string;
-  shell?: boolean;
-  appimageExtract?: boolean;
-  desktopEntry?: boolean;
-}
 
 // Repeatable options: no default value (commander would print "(default: [])"), filled in by withLists.
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 function addRunOptions(c: Command): Command {
-  return c
-    .option("--appimage <file>", "run this AppImage's AppRun (arguments after --); the image is mounted inside")
-    .option("--shell", "with --appimage: your shell instead, with the app at /sbxdir/apps/NAME")
-    .option("--appimage-extract", "unpack AppImages once (cached, unsquashfs) instead of mounting them with FUSE")
-    .option("--desktop-entry", "with --appimage: write a launcher to ~/.local/share/applications and exit")
-    .option("--name <name>", "sandbox name: selects NAME.yaml configs and state (default: from the command)")
-    .option("--config <file>", "a configuration file (above the ones bbl finds itself)")
-    .option("--home <mode>", "tmpfs (default: nothing kept), persist, overlay, or a directory")
-    .option("--cwd", "bind the current directory read-write and start there")
-    .option("--program-dir", "show the program's whole directory read-only (an unpacked app), not only its file")
-    .option(
-      "--bind <src[:dest]>",
-      "bind a host path read-write (same path inside without dest; repeatable)",
-      collect,
-    )
-    .option("--ro-bind <src[:dest]>", "bind a host path read-only (repeatable)", collect)
-    .option("--net <mode>", "none (default: a private loopback only) or host")
-    .option("--share-net", "the same as --net host")
-    .option("--dns <address>", "a name server for the sandbox's own resolv.conf (repeatable)", collect)
-    .option("--hostname <name>", "host name inside (default: bbl)")
-    .option("--setenv <NAME=VALUE>", "set a variable inside (repeatable)", collect)
-    .option("--keep-env <NAME>", "copy a variable (or NAME pattern) from your environment (repeatable)", collect)
-    .option("--unset-env <NAME>", "leave a variable out (repeatable)", collect)
-    .option("--uid <id>", "user id inside the sandbox (default: yours; 0 for root inside)")
-    .option("--gid <id>", "group id inside the sandbox (default: yours)")
-    .option("--template <file>", "layer template (default: the embedded one; see `bbl template`)")
-    .option(
-      "--limit <NAME=N>",
-      `a resource limit for the app (${Object.keys(RLIMITS).join(", ")}), or tmpfs=SIZE for every tmpfs (repeatable)`,
-      collect,
-    )
-    .option("--gui <mode>", "a display: none (default), auto, x11 (untrusted cookie), xephyr (nested X), wayland")
-    .option("--dbus <mode>", "the session bus: none (default), filter (portals and notifications), host")
-    .option("--audio <mode>", "sound: none (default), pulse, pipewire")
-    .option("--gpu", "the GPU's render nodes (/dev/dri/renderD*)")
-    .option("--seccomp <policy>", "system call filter for the app: default, off, or a policy FILE")
-    .option(
-      "--seccomp-allow <name>",
-      `lift one group of the filter's rules (${Object.keys(ALLOWANCES).join(", ")})`,
-      collect,
-    )
-    .argument("[command...]", "command and arguments (default: your shell)");
+  for (const o of RUN_OPTIONS) {
+    const flags = `--${o.name}${o.value ? ` <${o.value}>` : ""}`;
+    if (o.repeatable) c.option(flags, o.help, collect);
+    else c.option(flags, o.help);
+  }
+  return c.argument("[command...]", "command and arguments (default: your shell)");
 }
 
 function parseId(flag: string, v: string | undefined): number | undefined {
@@ -144,7 +104,7 @@ function withLists(raw: RawRunOptions): RawRunOptions {
 }
 
 /** The command line and the configuration it selects, resolved against the host (files checked, nothing made). */
-export function resolveRun(given: RawRunOptions, args: string[], host: HostFacts): RunOptions {
+async function resolveRun(given: RawRunOptions, args: string[], host: HostFacts): Promise<RunOptions> {
   const raw = withLists(given);
   if (!raw.appimage) {
     for (const [flag, set] of [["--shell", raw.shell], ["--desktop-entry", raw.desktopEntry]] as const) {
@@ -154,7 +114,10 @@ export function resolveRun(given: RawRunOptions, args: string[], host: HostFacts
   if (raw.shell && args.length > 0) throw new UsageError("--shell runs your shell: give no command");
   const ids = { uid: parseId("--uid", raw.uid), gid: parseId("--gid", raw.gid) };
   const program = raw.appimage ? [raw.appimage] : args;
-  const { name, merged } = loadConfig(loadInput(host, flagsToConfig(raw), program, raw.config, askApproval));
+  const input = loadInput(host, flagsToConfig(raw), program, raw.config, askApproval);
+  const policyFile = raw.seccomp !== undefined && !["default", "off"].includes(raw.seccomp);
+  if (raw.template !== undefined || policyFile || readsConfigFiles(input)) await loadYaml();
+  const { name, merged } = loadConfig(input);
   const command = raw.appimage ? (raw.shell ? [] : [`/sbxdir/apps/run_${name}`, ...args]) : args;
   const opts = resolveConfig(name, merged, command, ids, hostView(host.env, host.home, host.cwd), raw.appimage);
   checkAppImageTools(opts.appimages, raw.appimageExtract ?? false);
@@ -177,7 +140,7 @@ function sandboxRunner(host: HostFacts): SandboxRunner {
 /** A run: unpack AppImages when asked, then the sandbox (or, with --desktop-entry, its launcher). */
 async function run(raw: RawRunOptions, args: string[], head: string[]): Promise<number> {
   const host = gatherHost();
-  const opts = resolveRun(raw, args, host);
+  const opts = await resolveRun(raw, args, host);
   const template = loadTemplate(raw.template);
   if (raw.appimageExtract) {
     for (const a of opts.appimages) {
@@ -221,9 +184,12 @@ function readOptionFile(option: string, file: string): string {
 }
 
 function loadTemplate(file: string | undefined): Template {
-  if (file === undefined) return parseTemplate(readDefaultTemplate(), "default.yaml");
+  if (file === undefined) return DEFAULT_TEMPLATE;
   return parseTemplate(readOptionFile("--template", file), file);
 }
+
+/** The subcommands, which commander parses (an ordinary run is parsed without it). */
+const SUBCOMMANDS = ["explain", "config", "list", "diff", "discard", "clean", "template", "doctor", "help"];
 
 /** Parses argv and runs the chosen action; resolves to the exit code. */
 export async function cli(argv: string[]): Promise<number> {
@@ -231,6 +197,11 @@ export async function cli(argv: string[]): Promise<number> {
   const dd = argv.indexOf("--");
   const head = dd < 0 ? argv : argv.slice(0, dd);
   const tail = dd < 0 ? [] : argv.slice(dd + 1);
+  const ordinary = parseRun(head, SUBCOMMANDS);
+  if (ordinary) return await run(ordinary.raw, [...ordinary.command, ...tail], head);
+
+  const { Command, CommanderError } = await import("commander");
+  await loadYaml(); // config show and trust read files; the rest is not hot
   let result: Promise<number> = Promise.resolve(0);
 
   const program = new Command("bbl")
@@ -246,9 +217,12 @@ export async function cli(argv: string[]): Promise<number> {
   addRunOptions(program.command("explain").description("print what a run with these options would build"))
     .option("--json", "machine-readable output")
     .action((cmd: string[], raw: RawRunOptions & { json?: boolean }) => {
-      const host = gatherHost();
-      const plan = buildPlan(resolveRun(raw, [...cmd, ...tail], host), host, loadTemplate(raw.template));
-      console.log(raw.json ? JSON.stringify(plan, null, 2) : formatPlan(plan));
+      result = (async () => {
+        const host = gatherHost();
+        const plan = buildPlan(await resolveRun(raw, [...cmd, ...tail], host), host, loadTemplate(raw.template));
+        console.log(raw.json ? JSON.stringify(plan, null, 2) : formatPlan(plan));
+        return 0;
+      })();
     });
   const config = program.command("config").description("configuration");
   config.command("trust <files...>")
@@ -275,7 +249,7 @@ export async function cli(argv: string[]): Promise<number> {
     });
   addStateCommands(program, (r) => result = r);
   program.command("template").description("print the embedded default layer template").action(() => {
-    Deno.stdout.writeSync(new TextEncoder().encode(readDefaultTemplate()));
+    Deno.stdout.writeSync(new TextEncoder().encode(DEFAULT_TEMPLATE_TEXT));
   });
   program.command("doctor").description("check every requirement by trying it").action(() => {
     result = doctor();

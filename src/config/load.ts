@@ -105,7 +105,8 @@ function layerOf(path: string, i: LoadInput, required = false, nextToProgram = f
   return { from: { label: abs, dir: dirOf(abs) }, config: parseConfig(text, path) };
 }
 
-export function loadConfig(i: LoadInput): Loaded {
+/** Where the configuration files of sandbox `name` may be (see the order above). */
+function configPaths(i: LoadInput, name: string) {
   const home = configHome(i.env, i.home);
   const dirs = [i.bblDir];
   const program = i.command[0];
@@ -113,9 +114,36 @@ export function loadConfig(i: LoadInput): Loaded {
     const appDir = dirOf(absolute(program.replace(/^~(?=\/)/, i.home), i.cwd));
     if (appDir !== i.bblDir) dirs.push(appDir);
   }
+  return {
+    userDefault: `${home}/bbl/default.yaml`,
+    nextTo: dirs.map((d) => `${d}/bbl.yaml`),
+    userNamed: `${home}/bbl/${name}.yaml`,
+    nextToNamed: dirs.map((d) => `${d}/${name}.bbl.yaml`),
+  };
+}
+
+/**
+ * Whether loading reads any file (so needs the YAML parser). Without a name-independent file the
+ * name is the flag's or the program's, so the named files looked at are exactly these.
+ */
+export function readsConfigFiles(i: LoadInput): boolean {
+  if (i.configFile !== undefined) return true;
+  const p = configPaths(i, i.flags.name ?? defaultName(i.command));
+  return [p.userDefault, ...p.nextTo, p.userNamed, ...p.nextToNamed].some((f) => {
+    try {
+      Deno.lstatSync(f);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+export function loadConfig(i: LoadInput): Loaded {
   const flagsLayer: ConfigLayer = { from: { label: "command line", dir: i.cwd }, config: i.flags };
-  const userDefault = layerOf(`${home}/bbl/default.yaml`, i);
-  const nextTo = dirs.map((d) => layerOf(`${d}/bbl.yaml`, i, false, true));
+  const paths = configPaths(i, "");
+  const userDefault = layerOf(paths.userDefault, i);
+  const nextTo = paths.nextTo.map((f) => layerOf(f, i, false, true));
   const explicit = i.configFile ? layerOf(i.configFile, i, true) : null;
   const name = [flagsLayer, explicit, ...nextTo.toReversed(), userDefault]
     .map((l) => l?.config.name).find((n) => n !== undefined) ?? defaultName(i.command);
@@ -126,11 +154,12 @@ export function loadConfig(i: LoadInput): Loaded {
     }
     return l;
   };
+  const own = configPaths(i, name);
   const layers = [
     defaultsLayer(i.home),
     userDefault,
-    named(`${home}/bbl/${name}.yaml`, false),
-    ...dirs.flatMap((d, k) => [nextTo[k], named(`${d}/${name}.bbl.yaml`, true)]),
+    named(own.userNamed, false),
+    ...nextTo.flatMap((l, k) => [l, named(own.nextToNamed[k], true)]),
     explicit,
     flagsLayer,
   ].filter((l): l is ConfigLayer => l !== null);

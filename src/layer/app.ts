@@ -49,7 +49,7 @@ export function startApp(layer: LayerPlan): number {
   const app = layer.app!;
   enterWorkingDir(app);
   const path = app.path ?? resolveCommand(app.argv[0], app.env.PATH ?? "");
-  // With a terminal, the app is a process group of the session that owns it (see LayerPlan.terminalSession),
+  // With a terminal, the app is a process group of the session that owns it (see LayerPlan.session),
   // made the terminal's foreground group below; without one, a session of its own.
   const ops = [
     closeFdsOp(3),

@@ -41,11 +41,9 @@ function pipe(): [number, number] {
 /** Sets the layer up and starts everything below it; returns the pid to report as "the app", if any. */
 async function startLayer(plan: Plan, reportTo: number): Promise<number | null> {
   const layer = plan.root;
-  if (layer.terminalSession) {
-    // Our stdin is the sandbox's terminal: a session of ours owns it, and the app becomes a group in it.
-    sys(nr("setsid"), "starting the terminal's session");
-    sys(nr("ioctl"), "taking the sandbox's terminal", 0, TIOCSCTTY, 0);
-  }
+  if (layer.session) sys(nr("setsid"), "starting a session");
+  // Our stdin is the sandbox's terminal: our session owns it, and the app becomes a group in it.
+  if (layer.session === "terminal") sys(nr("ioctl"), "taking the sandbox's terminal", 0, TIOCSCTTY, 0);
   if (layer.unshare.includes("net")) loopbackUp();
   if (layer.hostname !== undefined) {
     const name = cstr(layer.hostname);

@@ -433,7 +433,7 @@ class Planner {
       helperSeccomp: l.seccomp ? this.opts.seccomp : null,
       sublayers: [],
     };
-    if (l.name === this.sessionLayer && this.app.terminal) plan.terminalSession = true;
+    if (has("pid")) plan.session = l.name === this.sessionLayer && this.app.terminal ? "terminal" : "own";
     if (l.name === this.appRoot && this.opts.appimages.length > 0) plan.appimages = this.appImagePlans(l, ctx);
     if (l.name === this.helperLayer) {
       const u = untrustedHelpers(this.opts.desktop, Number(this.vars.uid));

@@ -142,11 +142,13 @@ export interface LayerPlan {
    */
   maxUserNamespaces?: number;
   /**
-   * On the app's nearest init, when the sandbox has a terminal: it starts a session owning that
-   * terminal, and the app runs as a process group of it, so terminal stop signals (Ctrl-Z) reach the
-   * app (in a session of its own the app's group would be orphaned, and the kernel drops them).
+   * On every init: it leads a session of its own, so also an autogroup of its own (a process of the
+   * sandbox that writes to /proc/1/autogroup renices that, not your desktop session). "terminal" on
+   * the app's nearest init when the sandbox has a terminal: the session owns it, and the app runs as a
+   * process group of it, so terminal stop signals (Ctrl-Z) reach the app (in a session of its own the
+   * app's group would be orphaned, and the kernel drops them).
    */
-  terminalSession?: boolean;
+  session?: "own" | "terminal";
   /** On the app's root layer: the AppImages it mounts. */
   appimages?: AppImagePlan[];
   /** On the app's root layer: programs bbl puts in /sbxdir/bin (first in the app's PATH), by name. */

@@ -7,12 +7,11 @@
  *
  * Checked completely (syscall names for this architecture, errno names, conditions) before anything runs.
  */
-import YAML from "yaml";
 import type { Policy, Rule } from "./policy.ts";
 import { SYSCALLS } from "./syscalls.ts";
 import { errnoName } from "../sys/errno.ts";
 import { UsageError } from "../errors.ts";
-import { didYouMean } from "../yaml.ts";
+import { didYouMean, yaml } from "../yaml.ts";
 
 const ERRNOS: Record<string, number> = Object.fromEntries(
   Array.from({ length: 134 }, (_, i) => [errnoName(i), i]).filter(([name]) => !String(name).startsWith("errno")),
@@ -21,7 +20,7 @@ const ERRNOS: Record<string, number> = Object.fromEntries(
 export function parsePolicy(text: string, file: string): Policy {
   let data: unknown;
   try {
-    data = YAML.parse(text);
+    data = yaml().parse(text);
   } catch (e) {
     throw new UsageError(`${file}: ${(e as Error).message.split("\n")[0]}`);
   }

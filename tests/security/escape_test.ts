@@ -1,6 +1,6 @@
 /** Escape attempts with shell tools, against the default sandbox, as an unprivileged user. */
 import assert from "node:assert/strict";
-import { bblArgv, REPO, sandboxSh, user, userEnv, userTempDir } from "../helpers.ts";
+import { bblArgv, exists, REPO, sandboxSh, user, userEnv, userTempDir } from "../helpers.ts";
 
 Deno.test("every sandbox process: no capabilities, no_new_privs (the inits included)", async () => {
   const r = await sandboxSh(
@@ -73,6 +73,23 @@ os.execvp(argv[0], argv)`;
   } finally {
     Deno.removeSync(home, { recursive: true });
   }
+});
+
+Deno.test("the app's pid 1 leads a session of its own: /proc/1/autogroup renices that, not the user's session", {
+  ignore: !exists("/proc/self/autogroup"), // a kernel without CONFIG_SCHED_AUTOGROUP has no autogroups
+}, async () => {
+  const host = () => Deno.readTextFileSync("/proc/self/autogroup").trim(); // "/autogroup-N nice K"
+  const before = host();
+  const r = await sandboxSh("cat /proc/1/autogroup; echo 19 > /proc/1/autogroup; cat /proc/1/autogroup");
+  assert.equal(r.code, 0, r.stderr);
+  const [inside, after] = r.stdout.trim().split("\n");
+  assert.notEqual(
+    inside.split(" ")[0],
+    before.split(" ")[0],
+    `pid 1 is in the launching session's autogroup: ${inside}`,
+  );
+  assert.match(after, / nice 19$/, "the write reached the sandbox's own autogroup");
+  assert.equal(host(), before, "the launching session's autogroup is untouched");
 });
 
 Deno.test("an inherited host directory descriptor does not reach the app", async () => {

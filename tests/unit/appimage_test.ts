@@ -5,8 +5,7 @@ import { checkAppImageTools } from "../../src/appimage/tools.ts";
 import { desktopKeys, execArg } from "../../src/appimage/desktop.ts";
 import { runScript } from "../../src/layer/appimage.ts";
 import { buildPlan } from "../../src/plan/plan.ts";
-import { parseTemplate } from "../../src/plan/template.ts";
-import { readDefaultTemplate } from "../../src/plan/default_template.ts";
+import { DEFAULT_TEMPLATE } from "../../src/plan/default_template.ts";
 import { allLayers } from "../../src/plan/tree.ts";
 import type { AppImageRequest } from "../../src/plan/options.ts";
 import { UsageError } from "../../src/errors.ts";
@@ -106,7 +105,7 @@ const req = (o: Partial<AppImageRequest> = {}): AppImageRequest => ({
 });
 
 Deno.test("AppImage plan: /dev/fuse for the app's root, the daemon an untrusted helper, the userns lock counts it", () => {
-  const t = parseTemplate(readDefaultTemplate(), "default.yaml");
+  const t = DEFAULT_TEMPLATE;
   const plan = buildPlan(runOptions({ appimages: [req(), req({ name: "B", offset: 7 })] }), host, t);
   const L = Object.fromEntries(allLayers(plan.root).map((l) => [l.name, l]));
   assert.ok(L.layer2.fs.some((f) => f.kind === "dev" && f.extra?.includes("fuse")), "layer2's /dev has fuse");

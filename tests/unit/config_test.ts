@@ -7,8 +7,7 @@ import { resolveConfig } from "../../src/config/resolve.ts";
 import { isApproved, requireApproval } from "../../src/config/approval.ts";
 import { DEFAULT_CONFIG } from "../../src/config/defaults.ts";
 import { buildPlan } from "../../src/plan/plan.ts";
-import { parseTemplate } from "../../src/plan/template.ts";
-import { readDefaultTemplate } from "../../src/plan/default_template.ts";
+import { DEFAULT_TEMPLATE } from "../../src/plan/default_template.ts";
 import { allLayers } from "../../src/plan/tree.ts";
 import { UsageError } from "../../src/errors.ts";
 import { fakeHost, host } from "./fixtures.ts";
@@ -181,7 +180,7 @@ Deno.test("resolve: bad mounts and homes stop before anything is created", () =>
 });
 
 Deno.test("plan: an overlay home is built where the host is masked, and masked again on top", () => {
-  const t = parseTemplate(readDefaultTemplate(), "default.yaml");
+  const t = DEFAULT_TEMPLATE;
   const o = resolve("home: overlay\ncwd: true\nmachine_id: zero\nnet: host\n", [
     "/home/alice/src/f",
     "/home/alice/.ssh/id",
@@ -213,7 +212,7 @@ Deno.test("plan: an overlay home is built where the host is masked, and masked a
 });
 
 Deno.test("plan: a persistent home is this sandbox's own state, shown again under the state mask", () => {
-  const t = parseTemplate(readDefaultTemplate(), "default.yaml");
+  const t = DEFAULT_TEMPLATE;
   const plan = buildPlan(
     resolve("home: persist\ndns: [1.1.1.1, '2606:4700::1111']\n", ["/home/alice/.local/state/bbl/b/home/f"]),
     host,

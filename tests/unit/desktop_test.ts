@@ -8,8 +8,7 @@ import { mergeConfigs } from "../../src/config/merge.ts";
 import { parseConfig } from "../../src/config/schema.ts";
 import { DEFAULT_CONFIG } from "../../src/config/defaults.ts";
 import { buildPlan } from "../../src/plan/plan.ts";
-import { parseTemplate } from "../../src/plan/template.ts";
-import { readDefaultTemplate } from "../../src/plan/default_template.ts";
+import { DEFAULT_TEMPLATE } from "../../src/plan/default_template.ts";
 import { allLayers } from "../../src/plan/tree.ts";
 import type { DesktopOptions } from "../../src/plan/options.ts";
 import { UsageError } from "../../src/errors.ts";
@@ -189,7 +188,7 @@ const plan = (d: Partial<DesktopOptions>) => {
       },
     }),
     host,
-    parseTemplate(readDefaultTemplate(), "default.yaml"),
+    DEFAULT_TEMPLATE,
   );
   return { p, L: Object.fromEntries(allLayers(p.root).map((l) => [l.name, l])) };
 };

@@ -4,6 +4,10 @@ import type { RunOptions } from "../../src/plan/options.ts";
 import { DEFAULT_POLICY } from "../../src/seccomp/policy.ts";
 import type { HostView } from "../../src/config/resolve.ts";
 import { UsageError } from "../../src/errors.ts";
+import { loadYaml } from "../../src/yaml.ts";
+
+// The unit tests parse YAML text (configurations, templates, policies).
+await loadYaml();
 
 export const host: HostFacts = {
   uid: 1000,

@@ -5,10 +5,10 @@ import { host, runOptions as opts } from "./fixtures.ts";
 import type { FsOp, LayerPlan } from "../../src/plan/types.ts";
 import { formatPlan } from "../../src/plan/format.ts";
 import { parseTemplate } from "../../src/plan/template.ts";
-import { readDefaultTemplate } from "../../src/plan/default_template.ts";
+import { DEFAULT_TEMPLATE, DEFAULT_TEMPLATE_TEXT } from "../../src/plan/default_template.ts";
 import { allLayers } from "../../src/plan/tree.ts";
 
-const dflt = () => parseTemplate(readDefaultTemplate(), "default.yaml");
+const dflt = () => DEFAULT_TEMPLATE;
 const byName = (root: LayerPlan) => Object.fromEntries(allLayers(root).map((l) => [l.name, l]));
 
 Deno.test("default tree: layers, namespaces and id maps", () => {
@@ -157,12 +157,14 @@ Deno.test("explain output names every layer and its steps", () => {
   assert.match(text, /app: \["ls","-l"\]/);
 });
 
-Deno.test("with a terminal, the app's nearest init owns its session (so Ctrl-Z can stop the app)", () => {
+Deno.test("every init leads a session; with a terminal, the app's nearest init owns it (so Ctrl-Z can stop the app)", () => {
   const withTty = byName(buildPlan(opts(), { ...host, tty: "/dev/pts/3" }, dflt()).root);
-  assert.deepEqual(Object.keys(withTty).filter((n) => withTty[n].terminalSession), ["layer2h"]);
+  assert.deepEqual(Object.keys(withTty).filter((n) => withTty[n].session === "terminal"), ["layer2h"]);
+  assert.deepEqual(Object.keys(withTty).filter((n) => withTty[n].session === "own"), ["layer1"]);
   assert.ok(withTty.layer4.app!.terminal);
   const noTty = byName(buildPlan(opts(), host, dflt()).root);
-  assert.deepEqual(Object.keys(noTty).filter((n) => noTty[n].terminalSession), []);
+  assert.deepEqual(Object.keys(noTty).filter((n) => noTty[n].session === "terminal"), []);
+  assert.deepEqual(Object.keys(noTty).filter((n) => noTty[n].session === "own"), ["layer1", "layer2h"]);
 });
 
 Deno.test("/etc/hostname and /etc/hosts of the sandbox's own, unless etc_hosts: host or the template has a step there", () => {
@@ -179,7 +181,7 @@ Deno.test("/etc/hostname and /etc/hosts of the sandbox's own, unless etc_hosts: 
   ]);
   assert.deepEqual(files({ etcHosts: "host" }), []);
   const own = parseTemplate(
-    readDefaultTemplate().replace(
+    DEFAULT_TEMPLATE_TEXT.replace(
       "- { kind: proc, dest: /proc }\n                - { kind: dev",
       "- { kind: proc, dest: /proc }\n                - { kind: mask, dest: /etc/hostname }\n                - { kind: dev",
     ),

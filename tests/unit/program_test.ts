@@ -2,8 +2,7 @@
 import assert from "node:assert/strict";
 import { absolute, findProgram, namedFiles } from "../../src/config/program.ts";
 import { buildPlan } from "../../src/plan/plan.ts";
-import { parseTemplate } from "../../src/plan/template.ts";
-import { readDefaultTemplate } from "../../src/plan/default_template.ts";
+import { DEFAULT_TEMPLATE } from "../../src/plan/default_template.ts";
 import { allLayers } from "../../src/plan/tree.ts";
 import { formatPlan } from "../../src/plan/format.ts";
 import { notShownNote, shownAt } from "../../src/plan/visible.ts";
@@ -81,7 +80,7 @@ Deno.test("visibility: the deepest step decides; binds show the host only at the
   assert.ok(!shownAt(ops, "/h", "/etc/passwd"), "nothing shows /etc here");
 });
 
-const dflt = () => parseTemplate(readDefaultTemplate(), "default.yaml");
+const dflt = () => DEFAULT_TEMPLATE;
 const appRoot = (plan: ReturnType<typeof buildPlan>) => allLayers(plan.root).find((l) => l.name === "layer3")!;
 const app = (plan: ReturnType<typeof buildPlan>) => allLayers(plan.root).find((l) => l.app)!.app!;
 

@@ -6,9 +6,12 @@ import assert from "node:assert/strict";
 import { compile, encode, type Insn, RET_ALLOW } from "../../src/seccomp/bpf.ts";
 import { CLONE_NEW_MASK, DEFAULT_POLICY, policyWith } from "../../src/seccomp/policy.ts";
 import { AUDIT_ARCH, SYSCALLS } from "../../src/seccomp/syscalls.ts";
+import { loadYaml } from "../../src/yaml.ts";
 import { parsePolicy } from "../../src/seccomp/file.ts";
 import { UsageError } from "../../src/errors.ts";
 import { CLONE } from "../../src/sys/consts.ts";
+
+await loadYaml(); // policy files are YAML
 
 type Arch = "x86_64" | "aarch64";
 

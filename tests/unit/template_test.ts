@@ -5,6 +5,7 @@ import { didYouMean } from "../../src/yaml.ts";
 import { buildPlan } from "../../src/plan/plan.ts";
 import { UsageError } from "../../src/errors.ts";
 import { host, runOptions } from "./fixtures.ts";
+import { DEFAULT_TEMPLATE, DEFAULT_TEMPLATE_TEXT } from "../../src/plan/default_template.ts";
 
 const run = (yaml: string, seccompAllow: string[] = []) =>
   buildPlan(
@@ -147,4 +148,10 @@ Deno.test("variables: known ones substituted, unknown ones refused with a sugges
     /here: unknown variable \$\{hme\} \(did you mean 'home'\?\)/,
   );
   assert.equal(didYouMean("zzzzzz", ["bind"]), "");
+});
+
+Deno.test("the embedded template module is templates/default.yaml, parsed (scripts/deno task gen-template)", () => {
+  const text = Deno.readTextFileSync(new URL("../../templates/default.yaml", import.meta.url));
+  assert.equal(DEFAULT_TEMPLATE_TEXT, text, "regenerate src/plan/default_template.ts");
+  assert.deepEqual(DEFAULT_TEMPLATE, parseTemplate(text, "default.yaml"), "regenerate src/plan/default_template.ts");
 });
