@@ -1,10 +1,12 @@
-/** Assembles the spawn stub sources with GNU binutils; shared by gen-stub.ts and the stub test. */
+/** Assembles the machine-code sources with GNU binutils; shared by gen-stub.ts and the stub test. */
 
 export const STUB_ARCHES = {
-  x86_64: { src: "src/sys/stub/x86_64.S", prefix: "" },
-  aarch64: { src: "src/sys/stub/aarch64.S", prefix: "aarch64-linux-gnu-" },
+  x86_64: { src: "src/sys/stub/x86_64.S", init: "src/sys/stub/init_x86_64.S", prefix: "" },
+  aarch64: { src: "src/sys/stub/aarch64.S", init: "src/sys/stub/init_aarch64.S", prefix: "aarch64-linux-gnu-" },
 } as const;
 export type StubArch = keyof typeof STUB_ARCHES;
+/** The routines: the spawn stub (called through FFI) and the init (a program of its own). */
+export type Routine = "src" | "init";
 
 /** The binutils prefix that assembles `arch` on this machine, or null when none is installed. */
 export function toolPrefix(arch: StubArch): string | null {
@@ -27,12 +29,12 @@ function run(cmd: string, args: string[]): string {
   return new TextDecoder().decode(r.stdout);
 }
 
-/** Assembles one stub to its raw .text bytes; refuses code that would need relocation. */
-export function assembleStub(root: string, arch: StubArch, prefix: string): Uint8Array {
+/** Assembles one routine to its raw .text bytes; refuses code that would need relocation. */
+export function assembleStub(root: string, arch: StubArch, prefix: string, routine: Routine = "src"): Uint8Array {
   const dir = Deno.makeTempDirSync({ prefix: "bbl-stub-" });
   try {
     const obj = `${dir}/stub.o`, bin = `${dir}/stub.bin`;
-    run(`${prefix}as`, ["-o", obj, `${root}/${STUB_ARCHES[arch].src}`]);
+    run(`${prefix}as`, ["-o", obj, `${root}/${STUB_ARCHES[arch][routine]}`]);
     const relocs = run(`${prefix}objdump`, ["-r", obj]);
     if (/R_(X86_64|AARCH64)_/.test(relocs)) {
       throw new Error(`${arch} stub is not position-independent:\n${relocs}`);

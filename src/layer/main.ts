@@ -3,11 +3,11 @@
  * It reads its plan (its own layer and those below) from fd 3, sets the layer up (loopback, hostname,
  * new root), starts its helpers, then its sublayers (the app layer's process is the app itself).
  *
- * A layer with a pid namespace stays as that namespace's init: it reaps every orphan, forwards
- * signals to the app (or to the init of a nested pid namespace that holds it) and exits with the
- * app's status. Any other layer exits once its sublayers run. Who the app is reaches the init through
- * the report pipe (fd 4 below an init): "app PID" from the layer that started it, or "fail CODE" from
- * a layer that could not set up.
+ * A layer with a pid namespace stays as that namespace's init: once it knows the app's pid (or that of
+ * the init of a nested pid namespace that holds it), it execs bbl's native init (native_init.ts), which
+ * reaps every orphan, forwards signals to that pid and exits with its status. Any other layer exits
+ * once its sublayers run. Who the app is reaches the init through the report pipe (fd 4 below an
+ * init): "app PID" from the layer that started it, or "fail CODE" from a layer that could not set up.
  *
  * Imports only local modules (no npm packages): it starts once per layer, so it must load fast.
  */
@@ -20,12 +20,11 @@ import { startHelper } from "./helpers.ts";
 import { PLAN_FD, REPORT_FD, spawnLayer } from "./spawn_layer.ts";
 import { loopbackUp } from "../sys/net.ts";
 import { check, cstr, libc, sys } from "../sys/libc.ts";
-import { waitChild } from "../sys/process.ts";
-import { FORWARDED_SIGNALS, nr, O, SIG } from "../sys/consts.ts";
+import { nr, O } from "../sys/consts.ts";
 import { TIOCSCTTY } from "../sys/pty.ts";
 import { BblError, EXIT } from "../errors.ts";
 import { SysError } from "../sys/errno.ts";
-import { dropOwnPrivileges } from "../sys/privileges.ts";
+import { execNativeInit, hideCommandLine } from "./native_init.ts";
 
 function report(fd: number, line: string): void {
   const bytes = new TextEncoder().encode(line + "\n");
@@ -73,67 +72,30 @@ async function startLayer(plan: Plan, reportTo: number): Promise<number | null> 
 }
 
 /**
- * Signal forwarding for an init, installed before anything else: as pid 1 of its namespace, a signal
- * without a handler is dropped, even one forwarded from outside. Signals that arrive before the app's
- * pid is known are held and delivered then.
+ * Until the layers below have started the app: its pid from the report pipe ("app PID"), or the exit
+ * code when a layer failed ("fail CODE", or the pipe's end without a report: that layer said why).
  */
-class Forwarder {
-  private app = -1;
-  private held: number[] = [];
-  constructor() {
-    for (const sig of FORWARDED_SIGNALS) Deno.addSignalListener(sig, () => this.deliver(SIG[sig]));
+async function appFromReports(reportR: number): Promise<{ app: number } | { code: number }> {
+  const buf = new Uint8Array(256);
+  let text = "";
+  for (;;) {
+    const n = Number(await libc.read_async(reportR, buf, BigInt(buf.length)));
+    if (n <= 0) return { code: EXIT.BBL };
+    text += new TextDecoder().decode(buf.subarray(0, n));
+    for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n")) {
+      const [what, value] = text.slice(0, i).split(" ");
+      text = text.slice(i + 1);
+      if (what === "app") return { app: Number(value) };
+      if (what === "fail") return { code: Number(value) };
+    }
   }
-  private deliver(sig: number): void {
-    if (this.app > 0) libc.kill(this.app, sig);
-    else this.held.push(sig);
-  }
-  setApp(pid: number): void {
-    this.app = pid;
-    for (const sig of this.held.splice(0)) libc.kill(pid, sig);
-  }
-  get pid(): number {
-    return this.app;
-  }
-}
-
-/** As pid 1: reap everything, learn the app's pid from the report pipe, exit with its status. */
-async function supervise(reportR: number, forward: Forwarder): Promise<number> {
-  const reaped = new Map<number, number>();
-  return await new Promise<number>((resolve) => {
-    (async () => {
-      const buf = new Uint8Array(256);
-      let text = "";
-      for (;;) {
-        const n = Number(await libc.read_async(reportR, buf, BigInt(buf.length)));
-        if (n <= 0) break;
-        text += new TextDecoder().decode(buf.subarray(0, n));
-        for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n")) {
-          const [what, value] = text.slice(0, i).split(" ");
-          text = text.slice(i + 1);
-          if (what === "app") {
-            forward.setApp(Number(value));
-            if (reaped.has(forward.pid)) resolve(reaped.get(forward.pid)!);
-          } else if (what === "fail") resolve(Number(value));
-        }
-      }
-      // Every layer below has exited or exec'd: no app was reported, so a layer failed (and said why).
-      if (forward.pid < 0) resolve(EXIT.BBL);
-    })();
-    (async () => {
-      for (;;) {
-        const { pid, code } = await waitChild(-1);
-        if (pid === forward.pid) return resolve(code); // our exit ends the namespace: the kernel kills the rest
-        reaped.set(pid, code);
-      }
-    })();
-  });
 }
 
 async function main(): Promise<number> {
   const plan: Plan = JSON.parse(Deno.readTextFileSync(`/proc/self/fd/${PLAN_FD}`));
   libc.close(PLAN_FD);
   const isInit = plan.root.unshare.includes("pid");
-  const forward = isInit ? new Forwarder() : null;
+  if (isInit) hideCommandLine();
   // Below an init the report pipe is fd 4; an init opens its own for the layers below it. (Without a
   // report pipe, fd 4 is one of the runtime's own descriptors and must be left alone.)
   const inherited = plan.reporting ? REPORT_FD : -1;
@@ -150,9 +112,11 @@ async function main(): Promise<number> {
       return 0;
     }
     libc.close(reportTo); // the layers below hold the only write ends now: EOF when they are all done
-    dropOwnPrivileges();
-    if (app !== null) forward!.setApp(app);
-    return await supervise(reportR, forward!);
+    const started = app !== null ? { app } : await appFromReports(reportR);
+    if ("code" in started) return started.code;
+    // Forwarded signals that came until now are pending (this runner started with them blocked):
+    // the native init reads them first.
+    return execNativeInit(started.app); // reaps, forwards and exits with its status from here on
   } catch (e) {
     const code = e instanceof BblError ? e.exit : EXIT.BBL;
     if (!isInit) report(inherited, `fail ${code}`);

@@ -7,7 +7,7 @@
 import type { LayerPlan, Plan } from "../plan/types.ts";
 import { spawn, type SpawnOp } from "../sys/spawn.ts";
 import { check, cstr, libc } from "../sys/libc.ts";
-import { CLONE, KEYCTL_JOIN_SESSION_KEYRING, nr } from "../sys/consts.ts";
+import { CLONE, FORWARDED_SIGNALS, KEYCTL_JOIN_SESSION_KEYRING, nr, SIG } from "../sys/consts.ts";
 import { closeFdsOp, dropPrivilegesOps, lastCap, noNewPrivsOp } from "../sys/privileges.ts";
 import { writeIdMaps } from "./idmap.ts";
 
@@ -67,6 +67,8 @@ export function spawnLayer(plan: Plan, reportFd: number, pdeathsig: number, stdi
       argv: runner.argv,
       env: runner.env,
       pdeathsig,
+      // An init's runner never handles them: they stay pending until its native init reads them.
+      blocked: layer.unshare.includes("pid") ? FORWARDED_SIGNALS.map((s) => SIG[s]) : [],
       ops: [
         ...(layer.sessionKeyring
           ? [{

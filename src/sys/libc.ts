@@ -40,6 +40,7 @@ const lib = Deno.dlopen("libc.so.6", {
   cfmakeraw: { parameters: ["buffer"], result: "void" },
   lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
+  memcpy: { parameters: ["pointer", "buffer", "usize"], result: "pointer" },
 });
 
 export const libc = lib.symbols;

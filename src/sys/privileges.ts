@@ -4,7 +4,6 @@
  */
 import type { SpawnOp } from "./spawn.ts";
 import { CLOSE_RANGE_CLOEXEC, LINUX_CAPABILITY_VERSION_3, nr, PR } from "./consts.ts";
-import { sys } from "./libc.ts";
 
 export function lastCap(): number {
   return Number(Deno.readTextFileSync("/proc/sys/kernel/cap_last_cap").trim());
@@ -61,16 +60,4 @@ export function privilegeProblems(status: string): string[] {
   }
   if (field("NoNewPrivs") !== "1") problems.push(`NoNewPrivs is ${field("NoNewPrivs") ?? "missing"}`);
   return problems;
-}
-
-/**
- * Drops every privilege of the calling thread (the JS thread, whose status /proc/PID/status shows):
- * for a layer's init once its layers are started, since reaping and signalling the app need none.
- */
-export function dropOwnPrivileges(): void {
-  // The same steps a child takes before its execve, made here on this thread.
-  for (const op of dropPrivilegesOps(lastCap())) {
-    const args = op.args.map((a) => a instanceof Uint8Array ? Deno.UnsafePointer.value(Deno.UnsafePointer.of(a)) : a);
-    sys(op.nr, `${op.what} (the init's own)`, ...(args as (number | bigint)[]));
-  }
 }

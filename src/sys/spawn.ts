@@ -36,6 +36,8 @@ export interface SpawnRequest {
   env: string[];
   /** Signal the child gets when the calling thread dies (PR_SET_PDEATHSIG); 0 for none. */
   pdeathsig: number;
+  /** Signals the program starts with blocked (by number); none unless given. */
+  blocked?: number[];
   ops: SpawnOp[];
   /** Runs while the child waits (write uid_map/gid_map here). Throwing aborts the child. */
   beforeRelease?: (pid: number) => void;
@@ -53,7 +55,7 @@ export class SpawnError extends SysError {
   }
 }
 
-const STRUCT_SIZE = 136;
+const STRUCT_SIZE = 144;
 const OP_SIZE = 64;
 
 const STUB_SIGNATURE = { parameters: ["pointer"], result: "i64" } as const;
@@ -202,6 +204,7 @@ function writeArgs(arena: Arena, req: SpawnRequest, fds: { syncR: number; syncW:
   u64(s + 64, arena.addr(ops));
   u64(s + 72, req.ops.length);
   u64(s + 88, -1n); // the block-all mask; the old mask, SIG_DFL action and scratch stay zero
+  u64(s + 136, (req.blocked ?? []).reduce((m, sig) => m | (1n << BigInt(sig - 1)), 0n));
   req.ops.forEach((op, i) => {
     const o = ops + OP_SIZE * i;
     u64(o, op.nr);

@@ -154,9 +154,10 @@ Deno.test("default tree: only the inits and the app stay resident; the app sees 
   const home = userTempDir("bbl-home-");
   const { child, reader } = await startBbl(["--", "/bin/sh", "-c", "echo ready; exec sleep 1000"], home);
   assert.ok(await waitFor(() => descendantsOf(child.pid).some((p) => comm(p) === "sleep")));
-  // layer1 (init), layer2h (init of the untrusted side), the app; layer2 and layer3 exit (and are
-  // reaped) once their sublayers run.
-  const steady = () => JSON.stringify(descendantsOf(child.pid).map(comm)) === JSON.stringify(["deno", "deno", "sleep"]);
+  // layer1 (init), layer3 (init of the untrusted side), each now bbl's native init, and the app;
+  // layer2 and layer2h exit (and are reaped) once their sublayers run.
+  const steady = () =>
+    JSON.stringify(descendantsOf(child.pid).map(comm)) === JSON.stringify(["bbl-init", "bbl-init", "sleep"]);
   assert.ok(await waitFor(steady, 5000), `resident: ${descendantsOf(child.pid).map(comm)}`);
   child.kill("SIGTERM");
   const st = await child.status;

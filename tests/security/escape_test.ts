@@ -1,6 +1,18 @@
 /** Escape attempts with shell tools, against the default sandbox, as an unprivileged user. */
 import assert from "node:assert/strict";
-import { bblArgv, exists, REPO, sandboxSh, user, userEnv, userTempDir } from "../helpers.ts";
+import {
+  bblArgv,
+  comm,
+  descendantsOf,
+  exists,
+  REPO,
+  sandboxSh,
+  startBbl,
+  user,
+  userEnv,
+  userTempDir,
+  waitFor,
+} from "../helpers.ts";
 
 Deno.test("every sandbox process: no capabilities, no_new_privs (the inits included)", async () => {
   const r = await sandboxSh(
@@ -17,6 +29,59 @@ Deno.test("every sandbox process: no capabilities, no_new_privs (the inits inclu
       `${name}: ${l}`,
     );
   }
+});
+
+Deno.test("while the app runs: every thread of every process below bbl has no capability and no_new_privs; no Deno runtime", async () => {
+  const home = userTempDir("bbl-home-");
+  const { child, reader } = await startBbl(["--", "/bin/sh", "-c", "echo ready; exec sleep 1000"], home);
+  try {
+    assert.ok(await waitFor(() => descendantsOf(child.pid).some((p) => comm(p) === "sleep")));
+    // once the inits have handed over to the native init
+    assert.ok(await waitFor(() => descendantsOf(child.pid).every((p) => comm(p) !== "deno"), 5000));
+    const procs = descendantsOf(child.pid);
+    assert.equal(procs.length, 3, `${procs.map(comm)}`);
+    for (const pid of procs) {
+      for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+        const status = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/status`);
+        const f = (k: string) => status.match(new RegExp(`^${k}:\\s*(\\S+)`, "m"))?.[1];
+        const label = `${comm(pid)} ${pid} thread ${t.name}`;
+        for (const k of ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]) {
+          assert.equal(f(k), "0000000000000000", `${label} ${k}`);
+        }
+        assert.equal(f("NoNewPrivs"), "1", label);
+      }
+      // no process below the launcher is a Deno runtime (the launcher is the only one)
+      assert.ok(
+        !Deno.readLinkSync(`/proc/${pid}/exe`).includes("deno"),
+        `${pid}: ${Deno.readLinkSync(`/proc/${pid}/exe`)}`,
+      );
+    }
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await reader.cancel();
+    Deno.removeSync(home, { recursive: true });
+  }
+});
+
+Deno.test("the app's pid 1 shows nothing of the trusted side: /proc/1/{cmdline,mountinfo,mounts,net/*}", async () => {
+  const r = await sandboxSh(
+    "tr '\\0' ' ' < /proc/1/cmdline; echo; for f in mountinfo mounts net/unix net/tcp net/tcp6 net/dev; do " +
+      'cmp -s /proc/1/$f /proc/self/$f && echo "$f same" || echo "$f differs"; done; grep -c zrootfs /proc/1/mountinfo',
+  );
+  assert.equal(r.code === 0 || r.code === 1, true, r.stderr); // grep -c exits 1 when it counts none
+  const [cmdline, ...rest] = r.stdout.trim().split("\n");
+  assert.ok(!cmdline.includes("/"), `no host path in pid 1's command line: ${cmdline}`);
+  assert.match(cmdline, /^bbl-init /);
+  assert.deepEqual(rest, [
+    "mountinfo same",
+    "mounts same",
+    "net/unix same",
+    "net/tcp same",
+    "net/tcp6 same",
+    "net/dev same",
+    "0",
+  ]);
 });
 
 Deno.test("the runner is unreachable: /proc/1/exe, /proc/1/root, and no host path to it", async () => {

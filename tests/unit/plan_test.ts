@@ -19,9 +19,10 @@ Deno.test("default tree: layers, namespaces and id maps", () => {
   assert.deepEqual(Object.keys(L), ["layer1", "layer2", "layer2h", "layer3", "layer4"]);
   assert.deepEqual(L.layer1.unshare, ["user", "pid"]);
   assert.deepEqual(L.layer1.uidMap, [{ inside: 0, outside: 1000, count: 1 }]);
-  assert.deepEqual(L.layer2h.unshare, ["user", "pid"]);
+  assert.deepEqual(L.layer2h.unshare, ["user"]);
   assert.deepEqual(L.layer2h.uidMap, [{ inside: 0, outside: 0, count: 1 }]);
-  assert.deepEqual(L.layer3.unshare, ["mnt", "ipc", "uts", "cgroup", "time", "net"]);
+  // the untrusted side's init is the container root itself: its pid 1 is in the app's mount and net namespaces
+  assert.deepEqual(L.layer3.unshare, ["pid", "mnt", "ipc", "uts", "cgroup", "time", "net"]);
   assert.deepEqual(L.layer4.uidMap, [{ inside: 1000, outside: 0, count: 1 }]);
   assert.ok(L.layer4.app && L.layer4.dropCaps && L.layer4.noNewPrivs);
   assert.equal(L.layer4.runner, undefined, "the app layer's process is the app");
@@ -159,12 +160,12 @@ Deno.test("explain output names every layer and its steps", () => {
 
 Deno.test("every init leads a session; with a terminal, the app's nearest init owns it (so Ctrl-Z can stop the app)", () => {
   const withTty = byName(buildPlan(opts(), { ...host, tty: "/dev/pts/3" }, dflt()).root);
-  assert.deepEqual(Object.keys(withTty).filter((n) => withTty[n].session === "terminal"), ["layer2h"]);
+  assert.deepEqual(Object.keys(withTty).filter((n) => withTty[n].session === "terminal"), ["layer3"]);
   assert.deepEqual(Object.keys(withTty).filter((n) => withTty[n].session === "own"), ["layer1"]);
   assert.ok(withTty.layer4.app!.terminal);
   const noTty = byName(buildPlan(opts(), host, dflt()).root);
   assert.deepEqual(Object.keys(noTty).filter((n) => noTty[n].session === "terminal"), []);
-  assert.deepEqual(Object.keys(noTty).filter((n) => noTty[n].session === "own"), ["layer1", "layer2h"]);
+  assert.deepEqual(Object.keys(noTty).filter((n) => noTty[n].session === "own"), ["layer1", "layer3"]);
 });
 
 Deno.test("/etc/hostname and /etc/hosts of the sandbox's own, unless etc_hosts: host or the template has a step there", () => {

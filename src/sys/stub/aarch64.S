@@ -102,9 +102,9 @@ bbl_spawn:
     b .Lop
 
 .Lexec:
-    mov x8, #135                 // rt_sigprocmask: the program starts with the caller's mask
+    mov x8, #135                 // rt_sigprocmask: the program starts with execmask
     mov x0, #2
-    add x1, x19, #80
+    add x1, x19, #136
     mov x2, #0
     mov x3, #8
     svc #0

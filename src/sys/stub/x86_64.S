@@ -23,6 +23,8 @@
 #   88 allmask    all ones: the mask that blocks every signal
 #   96 zeroact    32 zero bytes: a kernel sigaction meaning SIG_DFL
 #  128 scratch    8 bytes: the sync byte, then the error report
+#  136 execmask   the signal mask the program starts with (an init's runner: the signals its
+#                 native init reads, kept pending until then)
 #
 # struct op (8 words): nr, a0..a5, flags (bit 0: ignore failure). A step is a plain system call, so
 # the TypeScript side decides and documents what the child does (prctl, capset, setsid, dup2, ...).
@@ -138,9 +140,9 @@ bbl_spawn:
     jmp .Lop
 
 .Lexec:
-    mov eax, 14                  # rt_sigprocmask: the program starts with the caller's mask
+    mov eax, 14                  # rt_sigprocmask: the program starts with execmask
     mov edi, 2
-    lea rsi, [rbx+80]
+    lea rsi, [rbx+136]
     xor edx, edx
     mov r10d, 8
     syscall
