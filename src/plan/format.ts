@@ -45,7 +45,8 @@ function layerLines(l: LayerPlan, pad: string): string[] {
     ...(l.maxUserNamespaces !== undefined ? [`user namespaces below locked at ${l.maxUserNamespaces}`] : []),
     ...(l.unshare.includes("pid") ? ["stays as init"] : l.app ? [] : ["exits once its sublayers run"]),
   ];
-  const out = [`${pad}${l.name}${l.app ? " (app)" : ""}: ${facts.join("; ")}`];
+  const joined = l.joined ? ` (with ${l.joined}, in one process)` : "";
+  const out = [`${pad}${l.name}${joined}${l.app ? " (app)" : ""}: ${facts.join("; ")}`];
   const p = pad + "  ";
   if (l.runner) out.push(`${p}runner: ${l.runner.argv.join(" ")}`);
   if (l.rootMount) {

@@ -491,7 +491,7 @@ class Planner {
     if (has("pid") && !hasProc(plan)) {
       this.fail(`${l.name}.unshare`, "a pid namespace needs a layer at or below it with 'mnt' that mounts proc");
     }
-    return plan;
+    return joined(plan);
   }
 
   plan(): LayerPlan {
@@ -534,6 +534,29 @@ class Planner {
     root.sessionKeyring = true;
     return root;
   }
+}
+
+/**
+ * A layer that only creates a user and/or pid namespace over a single sublayer that creates no user
+ * namespace (layer1 over layer2, layer2h over layer3) is created in the same clone as that sublayer:
+ * the sublayer's namespaces are then owned by the new user namespace exactly as if the layer's own
+ * process had created them, and the one process is the init when either has the pid namespace. One
+ * runner fewer, nothing else changes. Returns the layer to plan: `l`, or its sublayer joined with it.
+ */
+function joined(l: LayerPlan): LayerPlan {
+  const [only] = l.sublayers;
+  const bare = l.fs.length === 0 && l.helpers.length === 0 && l.hostname === undefined && !l.dropCaps &&
+    !l.noNewPrivs && l.unshare.every((ns) => ns === "user" || ns === "pid");
+  if (!bare || l.sublayers.length !== 1 || !only.runner || only.unshare.includes("user")) return l;
+  if (l.unshare.includes("pid") && only.unshare.includes("pid")) return l;
+  const session = l.session ?? only.session;
+  return {
+    ...only,
+    joined: l.name,
+    unshare: [...l.unshare, ...only.unshare],
+    ...(l.uidMap ? { uidMap: l.uidMap, gidMap: l.gidMap } : {}),
+    ...(session ? { session } : {}),
+  };
 }
 
 function hasProc(l: LayerPlan): boolean {

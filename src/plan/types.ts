@@ -121,6 +121,11 @@ export interface RunnerCommand {
 
 export interface LayerPlan {
   name: string;
+  /**
+   * The template layer above this one that is created in the same process (it only creates a user
+   * and/or pid namespace): `unshare` and the id maps include its own.
+   */
+  joined?: string;
   unshare: Namespace[];
   /**
    * On the first layer: it joins a new session keyring before anything else, so no process of the

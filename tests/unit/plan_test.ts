@@ -15,14 +15,16 @@ Deno.test("default tree: layers, namespaces and id maps", () => {
   const p = buildPlan(opts(), host, dflt());
   assert.equal(p.instance, "ls-4242");
   const L = byName(p.root);
-  // helper layers without helpers are left out
-  assert.deepEqual(Object.keys(L), ["layer1", "layer2", "layer2h", "layer3", "layer4"]);
-  assert.deepEqual(L.layer1.unshare, ["user", "pid"]);
-  assert.deepEqual(L.layer1.uidMap, [{ inside: 0, outside: 1000, count: 1 }]);
-  assert.deepEqual(L.layer2h.unshare, ["user"]);
-  assert.deepEqual(L.layer2h.uidMap, [{ inside: 0, outside: 0, count: 1 }]);
+  // helper layers without helpers are left out; layer1 and layer2h (namespaces only) are created with
+  // the layer below them, in one process each
+  assert.deepEqual(Object.keys(L), ["layer2", "layer3", "layer4"]);
+  assert.equal(L.layer2.joined, "layer1");
+  assert.deepEqual(L.layer2.unshare, ["user", "pid", "mnt"]);
+  assert.deepEqual(L.layer2.uidMap, [{ inside: 0, outside: 1000, count: 1 }]);
+  assert.equal(L.layer3.joined, "layer2h");
   // the untrusted side's init is the container root itself: its pid 1 is in the app's mount and net namespaces
-  assert.deepEqual(L.layer3.unshare, ["pid", "mnt", "ipc", "uts", "cgroup", "time", "net"]);
+  assert.deepEqual(L.layer3.unshare, ["user", "pid", "mnt", "ipc", "uts", "cgroup", "time", "net"]);
+  assert.deepEqual(L.layer3.uidMap, [{ inside: 0, outside: 0, count: 1 }]);
   assert.deepEqual(L.layer4.uidMap, [{ inside: 1000, outside: 0, count: 1 }]);
   assert.ok(L.layer4.app && L.layer4.dropCaps && L.layer4.noNewPrivs);
   assert.equal(L.layer4.runner, undefined, "the app layer's process is the app");
@@ -32,9 +34,9 @@ Deno.test("default tree: host paths resolved for the process that uses them", ()
   const L = byName(buildPlan(opts(), host, dflt()).root);
   assert.equal(L.layer2.runner!.path, "/opt/deno");
   assert.equal(L.layer2.rootMount, "/run/user/1000/bbl/ls-4242/layer2");
-  assert.equal(L.layer2h.runner!.path, "/zrootfs/opt/deno");
-  assert.ok(L.layer2h.runner!.argv.includes("/zrootfs/opt/bbl/src/layer/main.ts"));
-  assert.ok(L.layer2h.runner!.env.includes("DENO_DIR=/zrootfs/home/alice/.cache/deno"));
+  assert.equal(L.layer3.runner!.path, "/zrootfs/opt/deno");
+  assert.ok(L.layer3.runner!.argv.includes("/zrootfs/opt/bbl/src/layer/main.ts"));
+  assert.ok(L.layer3.runner!.env.includes("DENO_DIR=/zrootfs/home/alice/.cache/deno"));
   assert.equal(L.layer3.rootMount, "/zrootfs/run/user/1000/bbl/ls-4242/layer3");
   const usr = L.layer3.fs.find((f) => f.dest === "/usr");
   assert.deepEqual(usr, { kind: "rosame", src: "/zrootfs/usr", dest: "/usr", optional: true });
@@ -151,8 +153,11 @@ Deno.test("names: derived from the command, validated", () => {
 
 Deno.test("explain output names every layer and its steps", () => {
   const text = formatPlan(buildPlan(opts(), host, dflt()));
-  assert.match(text, /layer1: unshare user,pid; uid 0->1000; gid 0->1000; stays as init/);
-  assert.match(text, /layer2: unshare mnt; exits once its sublayers run/);
+  assert.match(
+    text,
+    /layer2 \(with layer1, in one process\): unshare user,pid,mnt; uid 0->1000; gid 0->1000; stays as init/,
+  );
+  assert.match(text, /layer3 \(with layer2h, in one process\): unshare user,pid,mnt,ipc,uts,cgroup,time,net; uid 0->0/);
   assert.match(text, /mask\s+\/zrootfs\/home\/alice\/\.ssh <- \/home\/alice\/\.ssh \(optional\)/);
   assert.match(text, /layer4 \(app\): unshare user; uid 1000->0; gid 1000->0; caps dropped; no_new_privs/);
   assert.match(text, /app: \["ls","-l"\]/);
@@ -161,11 +166,11 @@ Deno.test("explain output names every layer and its steps", () => {
 Deno.test("every init leads a session; with a terminal, the app's nearest init owns it (so Ctrl-Z can stop the app)", () => {
   const withTty = byName(buildPlan(opts(), { ...host, tty: "/dev/pts/3" }, dflt()).root);
   assert.deepEqual(Object.keys(withTty).filter((n) => withTty[n].session === "terminal"), ["layer3"]);
-  assert.deepEqual(Object.keys(withTty).filter((n) => withTty[n].session === "own"), ["layer1"]);
+  assert.deepEqual(Object.keys(withTty).filter((n) => withTty[n].session === "own"), ["layer2"]);
   assert.ok(withTty.layer4.app!.terminal);
   const noTty = byName(buildPlan(opts(), host, dflt()).root);
   assert.deepEqual(Object.keys(noTty).filter((n) => noTty[n].session === "terminal"), []);
-  assert.deepEqual(Object.keys(noTty).filter((n) => noTty[n].session === "own"), ["layer1", "layer3"]);
+  assert.deepEqual(Object.keys(noTty).filter((n) => noTty[n].session === "own"), ["layer2", "layer3"]);
 });
 
 Deno.test("/etc/hostname and /etc/hosts of the sandbox's own, unless etc_hosts: host or the template has a step there", () => {
@@ -190,4 +195,29 @@ Deno.test("/etc/hostname and /etc/hosts of the sandbox's own, unless etc_hosts: 
   );
   const l3 = byName(buildPlan(opts(), host, own).root).layer3.fs.filter((f) => f.dest === "/etc/hostname");
   assert.deepEqual(l3.map((f) => f.kind), ["mask"]);
+});
+
+Deno.test("only a layer of bare user/pid namespaces joins its single sublayer, and never two user or pid namespaces", () => {
+  const tree = (outer: string, inner: string) =>
+    parseTemplate(
+      `layer:
+  name: outer
+  unshare: [${outer}]
+  sublayers:
+    - name: inner
+      unshare: [${inner}]
+      fs:
+        - { kind: tmpfs, dest: / }
+        - { kind: proc, dest: /proc }
+      host_at: /h
+      sublayers:
+        - { name: app, app: true, unshare: [user], ids: user }
+`,
+      "t.yaml",
+    );
+  const names = (outer: string, inner: string) =>
+    allLayers(buildPlan(opts(), host, tree(outer, inner)).root).map((l) => l.joined ? `${l.joined}+${l.name}` : l.name);
+  assert.deepEqual(names("user, pid", "mnt"), ["outer+inner", "app"]);
+  assert.deepEqual(names("user, pid", "pid, mnt"), ["outer", "inner", "app"], "two pid namespaces");
+  assert.deepEqual(names("user, pid", "user, mnt"), ["outer", "inner", "app"], "two user namespaces");
 });
