@@ -4,51 +4,29 @@
  * parents first by the planner), add /sbxdir, pivot, detach the old root, and only then make the
  * requested mounts read-only (so nothing needed writing too early).
  *
- * Symlinks: every destination is created by us inside the new tmpfs, and an existing component that
- * is a symlink (planted by an earlier step, or by a source bound there) is refused, not followed. Bind
- * sources are opened once (O_PATH) and bound through that descriptor, so what was checked is what
- * gets mounted.
+ * Symlinks: every destination is reached through directories only (beneath.ts: openat2 with
+ * RESOLVE_NO_SYMLINKS from the new root's descriptor, missing components created in place), so a
+ * symlink planted there (by an earlier step, a source bound there, or another sandbox sharing a bound
+ * directory while this one is built) fails the step instead of leading anywhere; mounts go on the
+ * descriptor so found. Bind sources are opened once (O_PATH) and the tree bound from that descriptor,
+ * its attributes set on the detached copy, so what was checked is what gets mounted, as asked.
  */
 import type { FsOp, LayerPlan } from "../plan/types.ts";
-import { bindMount, mount, pivotInto, remountReadonly, setAttrRecursive } from "../sys/mount.ts";
+import { bindMount, bindTree, mount, pivotInto, remountReadonly, setAttrRecursive } from "../sys/mount.ts";
 import { MOUNT_ATTR, MS, O } from "../sys/consts.ts";
 import { check, cstr, libc } from "../sys/libc.ts";
 import { BblError } from "../errors.ts";
 import { allLayers } from "../plan/tree.ts";
 import { type AppImageFds, mountFuse, runScript } from "./appimage.ts";
 import { lstatOrNull as lstat } from "../sys/files.ts";
+import { Beneath } from "./beneath.ts";
 
 const DEV_NODES = ["null", "zero", "full", "random", "urandom", "tty"];
-
-/** Creates dest's missing parents; every existing component must be a real directory. */
-function prepareParents(root: string, dest: string): void {
-  let cur = root;
-  for (const part of dest.split("/").filter(Boolean).slice(0, -1)) {
-    cur = `${cur}/${part}`;
-    const st = lstat(cur);
-    if (st === null) Deno.mkdirSync(cur, { mode: 0o755 });
-    else if (st.isSymlink) throw new BblError(`${dest}: refusing a path through the symlink ${cur.slice(root.length)}`);
-    else if (!st.isDirectory) throw new BblError(`${dest}: ${cur.slice(root.length)} is not a directory`);
-  }
-}
 
 /** Creates a file that must not exist yet, with exactly `mode` (the umask would clear bits of it). */
 function newFile(p: string, text: string, mode: number): void {
   Deno.writeTextFileSync(p, text, { mode, createNew: true });
   Deno.chmodSync(p, mode);
-}
-
-/** Makes the mount point for dest: a directory, or an empty file when the source is not a directory. */
-function mountPoint(root: string, dest: string, asFile: boolean): string {
-  prepareParents(root, dest);
-  const p = root + (dest === "/" ? "" : dest);
-  const st = lstat(p);
-  if (st?.isSymlink) throw new BblError(`${dest}: refusing to mount over a symlink`);
-  if (st === null) {
-    if (asFile) Deno.writeFileSync(p, new Uint8Array(), { mode: 0o644 });
-    else Deno.mkdirSync(p, { mode: 0o755 });
-  }
-  return p;
 }
 
 function tmpfs(what: string, at: string, mode: number, size: string): void {
@@ -57,7 +35,7 @@ function tmpfs(what: string, at: string, mode: number, size: string): void {
 }
 
 /** Binds `src` at `dest` through an O_PATH descriptor (the object checked is the object mounted). */
-function bindByFd(src: string, dest: string, root: string, readonly: boolean, optional: boolean): void {
+function bindByFd(b: Beneath, src: string, dest: string, readonly: boolean, optional: boolean): void {
   const what = `mounting ${src} at ${dest}`;
   const fd = libc.open(cstr(src), O.PATH | O.CLOEXEC, 0);
   if (fd < 0) {
@@ -66,8 +44,7 @@ function bindByFd(src: string, dest: string, root: string, readonly: boolean, op
   }
   try {
     const isDir = Deno.statSync(`/proc/self/fd/${fd}`).isDirectory;
-    const at = mountPoint(root, dest, !isDir);
-    bindMount(what, `/proc/self/fd/${fd}`, at, readonly);
+    bindTree(what, fd, b.mountPoint(dest, !isDir), readonly);
   } finally {
     libc.close(fd);
   }
@@ -80,7 +57,8 @@ function overlayPath(p: string): string {
 }
 
 interface Applying {
-  root: string;
+  /** The new root, every destination reached beneath it. */
+  b: Beneath;
   /** FUSE connections and images of the AppImages mounted here, for their daemons. */
   appImageFds: Map<string, AppImageFds>;
   maxUserNamespaces?: number;
@@ -90,17 +68,17 @@ interface Applying {
 }
 
 function applyOne(a: Applying, op: FsOp, index: number): void {
-  const { root } = a;
+  const { b } = a;
   switch (op.kind) {
     case "tmpfs":
     case "rotmpfs": {
-      tmpfs(`mounting a tmpfs at ${op.dest}`, mountPoint(root, op.dest, false), op.mode, op.size);
+      tmpfs(`mounting a tmpfs at ${op.dest}`, b.mountPoint(op.dest, false), op.mode, op.size);
       if (op.kind === "rotmpfs") a.readonlyLater.push(op.dest);
       return;
     }
     case "bind":
     case "robind":
-      return bindByFd(op.src, op.dest, root, op.kind === "robind", op.optional ?? false);
+      return bindByFd(b, op.src, op.dest, op.kind === "robind", op.optional ?? false);
     case "same":
     case "rosame": {
       const st = lstat(op.src);
@@ -108,44 +86,43 @@ function applyOne(a: Applying, op: FsOp, index: number): void {
         if (op.optional) return;
         throw new BblError(`mounting ${op.src} at ${op.dest}: ENOENT (the source does not exist)`);
       }
-      if (st.isSymlink) {
-        prepareParents(root, op.dest);
-        Deno.symlinkSync(Deno.readLinkSync(op.src), root + op.dest);
-        return;
-      }
-      return bindByFd(op.src, op.dest, root, op.kind === "rosame", false);
+      if (st.isSymlink) return b.symlink(op.dest, Deno.readLinkSync(op.src));
+      return bindByFd(b, op.src, op.dest, op.kind === "rosame", false);
     }
     case "dir":
-      Deno.chmodSync(mountPoint(root, op.dest, false), op.mode);
+      Deno.chmodSync(b.mountPoint(op.dest, false), op.mode);
       return;
     case "file":
     case "rofile": {
-      prepareParents(root, op.dest);
-      const p = root + op.dest;
-      const existing = lstat(p);
+      const existing = b.stat(op.dest);
       if (existing?.isFile && op.kind === "rofile") {
         // A file of a bound directory (such as /etc/machine-id): covered by ours, the source untouched.
         const own = `${a.scratch}/file-${index}`;
         newFile(own, op.content, op.mode);
-        mount(`replacing ${op.dest}`, own, p, null, MS.BIND);
+        mount(`replacing ${op.dest}`, own, b.existing(op.dest), null, MS.BIND);
         a.readonlyLater.push(op.dest);
         return;
       }
       if (existing !== null) throw new BblError(`${op.dest}: already exists in the new root`);
-      newFile(p, op.content, op.mode);
+      b.newFile(op.dest, op.content, op.mode);
       if (op.kind === "rofile") {
+        const p = b.existing(op.dest);
         mount(`protecting ${op.dest}`, p, p, null, MS.BIND);
         a.readonlyLater.push(op.dest);
       }
       return;
     }
     case "symlink":
-      prepareParents(root, op.dest);
-      Deno.symlinkSync(op.target, root + op.dest);
-      return;
+      return b.symlink(op.dest, op.target);
     case "proc": {
-      const at = mountPoint(root, op.dest, false);
-      mount(`mounting /proc at ${op.dest}`, "proc", at, "proc", MS.NOSUID | MS.NODEV | MS.NOEXEC);
+      mount(
+        `mounting /proc at ${op.dest}`,
+        "proc",
+        b.mountPoint(op.dest, false),
+        "proc",
+        MS.NOSUID | MS.NODEV | MS.NOEXEC,
+      );
+      const at = b.existing(op.dest); // the new proc itself
       // Before /proc/sys turns read-only: this layer's own user namespace gets its limit.
       if (a.maxUserNamespaces !== undefined) {
         lockUserNamespaces(`${at}/sys/user/max_user_namespaces`, a.maxUserNamespaces);
@@ -163,7 +140,7 @@ function applyOne(a: Applying, op: FsOp, index: number): void {
       mount(
         `mounting a devpts at ${op.dest}`,
         "devpts",
-        mountPoint(root, op.dest, false),
+        b.mountPoint(op.dest, false),
         "devpts",
         MS.NOSUID | MS.NOEXEC,
         "newinstance,ptmxmode=0666,mode=620",
@@ -173,7 +150,7 @@ function applyOne(a: Applying, op: FsOp, index: number): void {
       mount(
         `mounting mqueue at ${op.dest}`,
         "mqueue",
-        mountPoint(root, op.dest, false),
+        b.mountPoint(op.dest, false),
         "mqueue",
         MS.NOSUID | MS.NODEV | MS.NOEXEC,
       );
@@ -183,7 +160,7 @@ function applyOne(a: Applying, op: FsOp, index: number): void {
     case "mask":
       return mask(a, op.src, op.dest, op.optional ?? false, op.size);
     case "overlay": {
-      const at = mountPoint(root, op.dest, false);
+      const at = b.mountPoint(op.dest, false);
       const data = `lowerdir=${op.lower.map(overlayPath).join(":")},upperdir=${overlayPath(op.upper)},workdir=${
         overlayPath(op.work)
       },userxattr`;
@@ -197,7 +174,7 @@ function applyOne(a: Applying, op: FsOp, index: number): void {
       tmpfs(`mounting a tmpfs for the overlay at ${op.dest}`, dir, 0o755, op.size);
       Deno.mkdirSync(`${dir}/upper`);
       Deno.mkdirSync(`${dir}/work`);
-      const at = mountPoint(root, op.dest, false);
+      const at = b.mountPoint(op.dest, false);
       const data = `lowerdir=${
         op.lower.map(overlayPath).join(":")
       },upperdir=${dir}/upper,workdir=${dir}/work,userxattr`;
@@ -232,8 +209,7 @@ function mask(a: Applying, src: string, dest: string, optional: boolean, size: s
     if (optional) return;
     throw new BblError(`masking ${dest}: ENOENT (nothing there to mask)`);
   }
-  const at = a.root + dest;
-  if (lstat(at)?.isSymlink) throw new BblError(`masking ${dest}: refusing to mount over a symlink`);
+  const at = a.b.existing(dest); // a symlink there is refused
   if (st.isDirectory) {
     tmpfs(`masking ${dest}`, at, 0o000, size);
     a.readonlyLater.push(dest);
@@ -252,8 +228,15 @@ function maskWithEmptyFile(a: Applying, at: string, dest: string): void {
 /** The minimal /dev: host device nodes bound (mknod is impossible in a user namespace), a new devpts. */
 function makeDev(a: Applying, op: Extract<FsOp, { kind: "dev" }>): void {
   const dest = op.dest;
-  const at = mountPoint(a.root, dest, false);
-  mount(`mounting a tmpfs at ${dest}`, "tmpfs", at, "tmpfs", MS.NOSUID, `mode=0755,size=${op.size}`);
+  mount(
+    `mounting a tmpfs at ${dest}`,
+    "tmpfs",
+    a.b.mountPoint(dest, false),
+    "tmpfs",
+    MS.NOSUID,
+    `mode=0755,size=${op.size}`,
+  );
+  const at = a.b.existing(dest); // the new tmpfs itself: what follows is inside it
   const nodes: [string, string][] = [...DEV_NODES, ...(op.extra ?? [])].map((n) => [`${op.from}/${n}`, n]);
   if (op.console) nodes.push([op.console, "console"]);
   for (const [src, node] of nodes) {
@@ -287,8 +270,8 @@ function makeDev(a: Applying, op: Extract<FsOp, { kind: "dev" }>): void {
  * writable tmpfs for helpers) and plans/ (the plans of the layers below this one, nothing else).
  */
 function makeSbxdir(a: Applying, layer: LayerPlan, sizes: { size: string; tempSize: string }): void {
-  const at = mountPoint(a.root, "/sbxdir", false);
-  tmpfs("mounting /sbxdir", at, 0o755, sizes.size);
+  tmpfs("mounting /sbxdir", a.b.mountPoint("/sbxdir", false), 0o755, sizes.size);
+  const at = a.b.existing("/sbxdir");
   Deno.mkdirSync(`${at}/apps`);
   if (layer.sbxBin) {
     Deno.mkdirSync(`${at}/bin`);
@@ -298,8 +281,8 @@ function makeSbxdir(a: Applying, layer: LayerPlan, sizes: { size: string; tempSi
   }
   for (const img of layer.appimages ?? []) {
     newFile(`${at}/apps/run_${img.name}`, runScript(img), 0o755);
-    bindByFd(img.image, `/sbxdir/apps/${img.name}.AppImage`, a.root, true, false);
-    if (img.extracted) bindByFd(img.extracted, `/sbxdir/apps/${img.name}`, a.root, true, false);
+    bindByFd(a.b, img.image, `/sbxdir/apps/${img.name}.AppImage`, true, false);
+    if (img.extracted) bindByFd(a.b, img.extracted, `/sbxdir/apps/${img.name}`, true, false);
     else {
       Deno.mkdirSync(`${at}/apps/${img.name}`);
       a.appImageFds.set(img.name, mountFuse(img, `${at}/apps/${img.name}`));
@@ -322,17 +305,32 @@ function makeSbxdir(a: Applying, layer: LayerPlan, sizes: { size: string; tempSi
 export function buildRoot(layer: LayerPlan): Map<string, AppImageFds> {
   const root = layer.rootMount!;
   mount("detaching from the parent's mount propagation", null, "/", null, MS.SLAVE | MS.REC);
+  // The first step is the tmpfs at / (the planner checks it): the root's descriptor is taken on it.
+  const [first, ...rest] = layer.fs;
+  if (first?.kind !== "tmpfs" || first.dest !== "/") {
+    throw new BblError(`${layer.name}: the first step is not a tmpfs at /`);
+  }
+  tmpfs("mounting the new root", root, first.mode, first.size);
   const a: Applying = {
-    root,
+    b: Beneath.open(root),
     appImageFds: new Map(),
     scratch: `${root}.scratch`,
     readonlyLater: [],
     maxUserNamespaces: layer.maxUserNamespaces,
   };
   Deno.mkdirSync(a.scratch, { mode: 0o700 });
-  layer.fs.forEach((op, i) => applyOne(a, op, i));
-  if (layer.sbxdir) makeSbxdir(a, layer, layer.sbxdir);
+  try {
+    rest.forEach((op, i) => applyOne(a, op, i + 1));
+    if (layer.sbxdir) makeSbxdir(a, layer, layer.sbxdir);
+  } finally {
+    a.b.close();
+  }
   pivotInto(root);
-  for (const dest of a.readonlyLater) remountReadonly(`making ${dest} read-only`, dest);
+  const inside = Beneath.open("/");
+  try {
+    for (const dest of a.readonlyLater) remountReadonly(`making ${dest} read-only`, inside.existing(dest));
+  } finally {
+    inside.close();
+  }
   return a.appImageFds;
 }

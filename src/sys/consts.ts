@@ -104,6 +104,9 @@ export const NR: Record<"x86_64" | "aarch64", Record<string, number>> = {
     dup3: 292,
     seccomp: 317,
     close_range: 436,
+    openat2: 437,
+    open_tree: 428,
+    move_mount: 429,
     mount_setattr: 442,
   },
   aarch64: {
@@ -122,6 +125,9 @@ export const NR: Record<"x86_64" | "aarch64", Record<string, number>> = {
     execveat: 281,
     seccomp: 277,
     close_range: 436,
+    openat2: 437,
+    open_tree: 428,
+    move_mount: 429,
     mount_setattr: 442,
   },
 };

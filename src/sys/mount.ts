@@ -35,6 +35,36 @@ export function bindMount(what: string, src: string, dest: string, readonly: boo
   setAttrRecursive(what, dest, MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | (readonly ? MOUNT_ATTR.RDONLY : 0));
 }
 
+const OPEN_TREE_CLONE = 1, AT_EMPTY_PATH = 0x1000, MOVE_MOUNT_F_EMPTY_PATH = 0x4, MOVE_MOUNT_T_SYMLINKS = 0x10;
+
+/**
+ * A recursive copy of the tree at `srcFd` (an O_PATH descriptor), nosuid/nodev (and read-only when
+ * asked) on every mount of it, attached at `target`: the attributes are set on the detached copy
+ * itself, so no change of the paths in between can send them elsewhere.
+ */
+export function bindTree(what: string, srcFd: number, target: string, readonly: boolean): void {
+  const empty = cstr("");
+  const tree = Number(sys(nr("open_tree"), what, srcFd, ptr(empty), OPEN_TREE_CLONE | AT_RECURSIVE | AT_EMPTY_PATH));
+  try {
+    const attrs = MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | (readonly ? MOUNT_ATTR.RDONLY : 0);
+    const attr = new BigUint64Array([BigInt(attrs), 0n, 0n, 0n]);
+    sys(
+      nr("mount_setattr"),
+      what,
+      tree,
+      ptr(empty),
+      AT_EMPTY_PATH | AT_RECURSIVE,
+      ptr(new Uint8Array(attr.buffer)),
+      32,
+    );
+    const to = cstr(target);
+    // T_SYMLINKS: a target of /proc/self/fd/N means the directory that descriptor holds
+    sys(nr("move_mount"), what, tree, ptr(empty), AT_FDCWD, ptr(to), MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS);
+  } finally {
+    libc.close(tree);
+  }
+}
+
 /** mount_setattr(2) with AT_RECURSIVE: applies to the whole subtree at once (Linux 5.12+). */
 export function setAttrRecursive(what: string, path: string, attrSet: number): void {
   const attr = new BigUint64Array([BigInt(attrSet), 0n, 0n, 0n]); // set, clr, propagation, userns_fd

@@ -164,6 +164,41 @@ Deno.test("symlinks the app planted in its persistent home never lead bbl outsid
   });
 });
 
+Deno.test("two sandboxes sharing a --home DIR: symlinks swapped in by one never make the other create or truncate outside", () =>
+  withUserDirs(["bbl-shared-", "bbl-canary-"], async (shared, canary) => {
+    writeAsUser(`${canary}/x`, "keep me\n");
+    // A swaps ~/sub between a directory and a symlink to the canary, as bbl's runner sees the host
+    // (/zrootfs), as fast as it can.
+    const swap = `echo ready; while :; do rm -rf ~/sub; mkdir ~/sub; rm -rf ~/sub; ln -s /zrootfs${canary} ~/sub; done`;
+    const a = await startBbl(["--name", "swapper", "--home", shared, "--", "/bin/sh", "-c", swap], shared);
+    try {
+      const outcomes = new Map<string, number>();
+      for (let i = 0; i < 60; i++) {
+        // B mounts under ~/sub: its mount point is created, through whatever ~/sub is at that moment
+        const r = await bbl(
+          ["--name", "victim", "--home", shared, "--ro-bind", "/etc/hostname:~/sub/x", "--", "true"],
+          {
+            home: shared,
+          },
+        );
+        const key = r.code === 0
+          ? "ran"
+          : r.stderr.match(/symlink|not a directory|ENOENT|EEXIST/)?.[0] ?? r.stderr.trim();
+        outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+        assert.deepEqual(ls(canary), ["x"], `start ${i} created something outside: ${r.stderr}`);
+        assert.equal(Deno.readTextFileSync(`${canary}/x`), "keep me\n", `start ${i} truncated a file outside`);
+      }
+      // every start either ran or stopped with a clear reason: nothing else happened
+      for (const k of outcomes.keys()) {
+        assert.match(k, /^(ran|symlink|not a directory|ENOENT|EEXIST)$/, `${[...outcomes]}`);
+      }
+    } finally {
+      a.child.kill("SIGTERM");
+      await a.child.status;
+      await a.reader.cancel();
+    }
+  }));
+
 Deno.test("clean asks before removing, refuses without a terminal, and --yes removes", async () => {
   await withHome(async (home) => {
     for (const name of ["one", "two"]) {
