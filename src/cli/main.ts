@@ -199,6 +199,10 @@ export async function cli(argv: string[]): Promise<number> {
   const tail = dd < 0 ? [] : argv.slice(dd + 1);
   const ordinary = parseRun(head, SUBCOMMANDS);
   if (ordinary) return await run(ordinary.raw, [...ordinary.command, ...tail], head);
+  if (head.length === 1 && ["--version", "-V"].includes(head[0])) {
+    console.log(VERSION); // as commander prints it, without loading it
+    return 0;
+  }
 
   const { Command, CommanderError } = await import("commander");
   await loadYaml(); // config show and trust read files; the rest is not hot
