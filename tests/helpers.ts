@@ -123,6 +123,14 @@ export interface Result {
   stderr: string;
 }
 
+/** Runs an argv to completion with an empty environment (bblArgv's, or one wrapping it). */
+export async function runArgv(argv: string[]): Promise<Result> {
+  const out = await new Deno.Command(argv[0], { args: argv.slice(1), stdout: "piped", stderr: "piped", clearEnv: true })
+    .output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
 /** Runs `bbl ARGS` to completion as the test user. */
 export async function bbl(args: string[], opts: RunOpts = {}): Promise<Result> {
   const home = opts.home ?? userTempDir("bbl-home-");

@@ -261,13 +261,15 @@ const extra: Case[] = [
   { name: "startup without a terminal", argv: [...bblRun, "--", "/bin/true"] },
   { name: "64 MiB of output, pty relay", argv: tty([...bblRun, "--", "/bin/sh", "-c", "head -c 67108864 /dev/zero"]) },
   { name: "64 MiB of output, no terminal", argv: [...bblRun, "--", "/bin/sh", "-c", "head -c 67108864 /dev/zero"] },
+  // bbl's relay next to a plain C one: the same output through script(1) alone
+  { name: "64 MiB through script -qc alone", argv: tty(["/bin/sh", "-c", "head -c 67108864 /dev/zero"]) },
 ];
 const extraRuns = Math.max(5, Math.floor(RUNS / 2));
 const extraTimes = new Map(extra.map((c) => [c.name, [] as number[]]));
 for (let i = 0; i < extraRuns; i++) for (const c of extra) extraTimes.get(c.name)!.push(timeOnce(c.argv));
 const em = (n: string) => stats(extraTimes.get(n)!).median;
 console.log(`\nhardening costs (${extraRuns} interleaved runs, medians)`);
-for (const [a, b] of [[0, 1], [2, 3], [4, 5], [6, 7]]) {
+for (const [a, b] of [[0, 1], [2, 3], [4, 5], [6, 7], [6, 8]]) {
   const [x, y] = [extra[a].name, extra[b].name];
   console.log(
     `${x.padEnd(36)} ${em(x).toFixed(1).padStart(7)} ms  vs ${y}: ${em(y).toFixed(1)} ms  (${

@@ -3,13 +3,11 @@
  * package (Deno's debug log names every npm package folder it loads from); --help and a config file do.
  */
 import assert from "node:assert/strict";
-import { bblArgv, userEnv, withUserDirs, writeAsUser } from "../helpers.ts";
+import { bblArgv, runArgv, userEnv, withUserDirs, writeAsUser } from "../helpers.ts";
 
 async function npmPackagesLoaded(args: string[], home: string): Promise<string[]> {
-  const argv = bblArgv(args, userEnv(home), "--log-level=debug");
-  const out = await new Deno.Command(argv[0], { args: argv.slice(1), stdout: "piped", stderr: "piped", clearEnv: true })
-    .output();
-  const log = new TextDecoder().decode(out.stderr);
+  const out = await runArgv(bblArgv(args, userEnv(home), "--log-level=debug"));
+  const log = out.stderr;
   assert.equal(out.code, 0, log.slice(-2000));
   return [...new Set([...log.matchAll(/Resolved package folder of (\S+)@/g)].map((m) => m[1]))].sort();
 }

@@ -6,6 +6,7 @@ import {
   descendantsOf,
   exists,
   REPO,
+  runArgv,
   sandboxSh,
   startBbl,
   user,
@@ -120,14 +121,9 @@ os.execvp(argv[0], argv)`;
     for (const flags of [[], ["--seccomp", "off"]]) {
       const argv = bblArgv([...flags, "--", "/bin/sh", "-c", inside("@ID@")], userEnv(home));
       const drop = argv.indexOf("env");
-      const out = await new Deno.Command(argv[0], {
-        args: [...argv.slice(1, drop), "python3", "-c", launch, ...argv.slice(drop)],
-        stdout: "piped",
-        stderr: "piped",
-        clearEnv: true,
-      }).output();
-      const text = new TextDecoder().decode(out.stdout);
-      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      const out = await runArgv([...argv.slice(0, drop), "python3", "-c", launch, ...argv.slice(drop)]);
+      const text = out.stdout;
+      assert.equal(out.code, 0, out.stderr);
       assert.match(text, /^listed=0$/m, `${flags}: ${text}`);
       assert.equal(
         text.split("\n").filter((l) => l && !l.startsWith("listed=") && !l.startsWith("read ")).length,
@@ -167,14 +163,9 @@ Deno.test("an inherited host directory descriptor does not reach the app", async
       ["--", "/bin/sh", "-c", "ls /proc/self/fd; ls /proc/self/fd/7/ 2>&1 | head -1"],
       userEnv(home),
     );
-    const out = await new Deno.Command("bash", {
-      args: ["-c", 'exec 7</ && exec "$@"', "bash", ...argv],
-      stdout: "piped",
-      stderr: "piped",
-      clearEnv: true,
-    }).output();
-    const text = new TextDecoder().decode(out.stdout);
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const out = await runArgv(["bash", "-c", 'exec 7</ && exec "$@"', "bash", ...argv]);
+    const text = out.stdout;
+    assert.equal(out.code, 0, out.stderr);
     assert.ok(!/^7$/m.test(text), text);
     assert.match(text, /No such file or directory/);
   } finally {
