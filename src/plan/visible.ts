@@ -33,9 +33,15 @@ export function shownAt(ops: FsOp[], hostView: string, path: string): boolean {
   return op.src.slice(hostView.length) + path.slice(op.dest.length) === path;
 }
 
-/** Whether the root has something of its own at `path` or below it (a mount point, or a directory leading to one). */
+/**
+ * Whether the root has something of its own at `path`: a mount point at or below it (or a directory
+ * leading to one), or the sandbox's own kernel view there (its /proc, /dev), which an argument such
+ * as /proc/cpuinfo or /dev/null means.
+ */
 export function builtAt(ops: FsOp[], path: string): boolean {
-  return ops.some((op) => op.kind !== "remount-ro" && pathIn(op.dest, path));
+  if (ops.some((op) => op.kind !== "remount-ro" && pathIn(op.dest, path))) return true;
+  const kind = deciding(ops, path)?.kind;
+  return kind === "proc" || kind === "dev" || kind === "devpts" || kind === "mqueue";
 }
 
 /**

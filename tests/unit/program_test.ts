@@ -112,9 +112,16 @@ Deno.test("plan: a program the root would not show is bound read-only alone, run
 
 Deno.test("plan: argument files the root does not show are listed for the hint, and not bound", () => {
   const cwd = { ...h, cwd: "/home/alice/Downloads" };
-  const named = namedFiles(["./tool.sh", "/usr/bin/ls", "/home/alice", "/home/alice/.ssh/run"], cwd);
+  const named = namedFiles(
+    ["./tool.sh", "/usr/bin/ls", "/home/alice", "/home/alice/.ssh/run", "/proc/self/exe", "/tmp/x/tool"],
+    cwd,
+  );
   const plan = buildPlan(runOptions({ command: ["sh", ...named.map((n) => n.word)], namedFiles: named }), host, dflt());
-  assert.deepEqual(plan.notShown, [{ word: "./tool.sh", path: "/home/alice/Downloads/tool.sh", whole: true }]);
+  // the sandbox's own /proc is what /proc/self/exe means; /tmp inside is its own empty tmpfs
+  assert.deepEqual(plan.notShown, [
+    { word: "./tool.sh", path: "/home/alice/Downloads/tool.sh", whole: true },
+    { word: "/tmp/x/tool", path: "/tmp/x/tool", whole: true },
+  ]);
   assert.equal(appRoot(plan).fs.filter((f) => f.dest.includes("Downloads")).length, 0);
 });
 
