@@ -94,6 +94,7 @@ async function appFromReports(reportR: number): Promise<{ app: number } | { code
 async function main(): Promise<number> {
   const plan: Plan = JSON.parse(Deno.readTextFileSync(`/proc/self/fd/${PLAN_FD}`));
   libc.close(PLAN_FD);
+  layerName = plan.root.name;
   const isInit = plan.root.unshare.includes("pid");
   if (isInit) hideCommandLine();
   // Below an init the report pipe is fd 4; an init opens its own for the layers below it. (Without a
@@ -124,10 +125,16 @@ async function main(): Promise<number> {
   }
 }
 
+/** This runner's layer, for its messages. */
+let layerName = "";
+
 main().then((code) => Deno.exit(code), (e) => {
   const msg = e instanceof BblError || e instanceof SysError
     ? e.message
     : `internal error: ${(e as Error)?.stack ?? e}`;
-  console.error(`bbl: ${msg}`);
-  Deno.exit(e instanceof BblError ? e.exit : EXIT.BBL);
+  const exit = e instanceof BblError ? e.exit : EXIT.BBL;
+  // A setup step that failed names its layer ("layer3: mounting ..."); the app's own failures to be
+  // found or executed (126, 127) name the command.
+  console.error(`bbl: ${exit === EXIT.BBL && layerName ? `${layerName}: ` : ""}${msg}`);
+  Deno.exit(exit);
 });

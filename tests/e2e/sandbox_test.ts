@@ -5,6 +5,7 @@ import {
   comm,
   descendantsOf,
   instanceBase,
+  ls,
   readRest,
   sandboxSh,
   startBbl,
@@ -188,6 +189,15 @@ Deno.test("exit codes: the app's code, 128+signal, 127 not found, 126 not execut
   const noexec = await bbl(["--", "/etc/passwd"]);
   assert.equal(noexec.code, 126);
   assert.match(noexec.stderr, /cannot execute in the sandbox: EACCES/);
+});
+
+Deno.test("a setup step that fails names its layer, the step and the errno: exit 125, nothing left", async () => {
+  const before = ls(instanceBase).length;
+  // /usr is already bound read-only when the mount point for the file would be made in it
+  const r = await bbl(["--ro-bind", "/etc/hostname:/usr/bbl-new-file", "--", "true"]);
+  assert.equal(r.code, 125);
+  assert.equal(r.stderr, "bbl: layer3: creating the mount point /usr/bbl-new-file: EROFS\n");
+  assert.equal(ls(instanceBase).length, before, "the instance directory is gone");
 });
 
 Deno.test("an option-looking program name is a program, not an option", async () => {
