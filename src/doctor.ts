@@ -3,7 +3,7 @@ import { spawn } from "./sys/spawn.ts";
 import { CLONE, nr, O } from "./sys/consts.ts";
 import { waitChild } from "./sys/process.ts";
 import { check, cstr, libc } from "./sys/libc.ts";
-import { writeIdMaps } from "./layer/idmap.ts";
+import { idMapOps } from "./layer/idmap.ts";
 import { resolveCommand } from "./layer/app.ts";
 import { runnerCommand, runnerFacts } from "./selfexec.ts";
 import { PROBES } from "./layer/probes.ts";
@@ -24,13 +24,8 @@ function which(cmd: string): string | null {
 }
 
 /** Maps the new user namespace's root to the invoking user, as the first layer does. */
-function rootAsMe(pid: number): void {
-  writeIdMaps(pid, [{ inside: 0, outside: libc.getuid(), count: 1 }], [{
-    inside: 0,
-    outside: libc.getgid(),
-    count: 1,
-  }]);
-}
+const rootAsMe = () =>
+  idMapOps([{ inside: 0, outside: libc.getuid(), count: 1 }], [{ inside: 0, outside: libc.getgid(), count: 1 }]);
 
 /** Runs a probe (src/layer/probe.ts) in new user+mount namespaces; resolves to its complaint or null. */
 async function probe(name: string): Promise<string | null> {
@@ -44,8 +39,7 @@ async function probe(name: string): Promise<string | null> {
       argv: cmd.argv,
       env: cmd.env,
       pdeathsig: 9,
-      ops: [{ what: "capturing the probe's output", nr: nr("dup3"), args: [fd, 1, 0] }],
-      beforeRelease: rootAsMe,
+      ops: [...rootAsMe(), { what: "capturing the probe's output", nr: nr("dup3"), args: [fd, 1, 0] }],
     });
     const { code } = await waitChild(pid);
     return code === 0 ? null : Deno.readTextFileSync(out).trim() || `the probe exited with ${code}`;
@@ -82,8 +76,7 @@ const CHECKS: Check[] = [
           argv: ["true"],
           env: [],
           pdeathsig: 9,
-          ops: [],
-          beforeRelease: rootAsMe,
+          ops: rootAsMe(),
         });
         const { code } = await waitChild(pid);
         return code === 0 ? null : `a process in new namespaces exited with ${code}`;

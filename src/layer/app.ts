@@ -11,7 +11,7 @@ import { nr } from "../sys/consts.ts";
 import { check, cstr, libc } from "../sys/libc.ts";
 import { TIOCSPGRP } from "../sys/pty.ts";
 import { BblError, EXIT } from "../errors.ts";
-import { writeIdMaps } from "./idmap.ts";
+import { idMapOps } from "./idmap.ts";
 import { cloneFlags, timeNsOp } from "./spawn_layer.ts";
 import { seccompOp } from "../seccomp/apply.ts";
 import { limitOps } from "../sys/limits.ts";
@@ -52,6 +52,7 @@ export function startApp(layer: LayerPlan): number {
   // With a terminal, the app is a process group of the session that owns it (see LayerPlan.session),
   // made the terminal's foreground group below; without one, a session of its own.
   const ops = [
+    ...(layer.uidMap && layer.gidMap ? idMapOps(layer.uidMap, layer.gidMap) : []),
     closeFdsOp(3),
     app.terminal
       ? { what: "starting a process group", nr: nr("setpgid"), args: [0, 0] }
@@ -69,9 +70,6 @@ export function startApp(layer: LayerPlan): number {
       env: Object.entries(app.env).map(([k, v]) => `${k}=${v}`),
       pdeathsig: 0, // its parent layer exits; the pid namespace's init outlives it
       ops,
-      beforeRelease: (pid) => {
-        if (layer.uidMap && layer.gidMap) writeIdMaps(pid, layer.uidMap, layer.gidMap);
-      },
       inspect: (pid) => {
         const problems = privilegeProblems(Deno.readTextFileSync(`/proc/${pid}/status`));
         if (problems.length > 0) {

@@ -5,7 +5,7 @@ import { closeFdsOp, noNewPrivsOp } from "../sys/privileges.ts";
 import { seccompOp } from "../seccomp/apply.ts";
 import { cloneFlags, highFd, layerPrivilegeOps } from "./spawn_layer.ts";
 import { nr } from "../sys/consts.ts";
-import { writeIdMaps } from "./idmap.ts";
+import { idMapOps } from "./idmap.ts";
 import { libc } from "../sys/libc.ts";
 import { WNOHANG } from "../sys/consts.ts";
 import { BblError } from "../errors.ts";
@@ -44,14 +44,12 @@ export async function startHelper(h: Helper, layer: LayerPlan, direct: boolean, 
     env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
     pdeathsig: 0, // it lives as long as the sandbox's pid namespace, not its starting layer
     ops: [
+      ...(direct && layer.uidMap && layer.gidMap ? idMapOps(layer.uidMap, layer.gidMap) : []),
       ...high.map((fd, i) => ({ what: "passing a descriptor to the helper", nr: nr("dup3"), args: [fd, 3 + i, 0] })),
       closeFdsOp(3 + high.length),
       ...(direct ? layerPrivilegeOps(layer) : []),
       ...(policy ? [noNewPrivsOp(), seccompOp(policy)] : []), // last: it may forbid what the steps above use
     ],
-    beforeRelease: (pid) => {
-      if (direct && layer.uidMap && layer.gidMap) writeIdMaps(pid, layer.uidMap, layer.gidMap);
-    },
   });
   high.forEach((fd) => libc.close(fd));
   const deadline = Date.now() + 1000 * (h.timeout ?? 10);

@@ -1,25 +1,38 @@
-/** Writing a new user namespace's id maps from its parent, while the child waits to be released. */
+/**
+ * A new user namespace's id maps, written by the child itself through /proc/self before anything
+ * else it does (as bubblewrap does), so no parent round trip is needed: setgroups denied first (the
+ * kernel wants it for a writer without privilege in the parent namespace, and the app never needs
+ * setgroups(2)), then one id each way. Such a writer can map only its own id: the planner allows
+ * nothing else.
+ */
 import type { IdMap } from "../plan/types.ts";
-import { SysError } from "../sys/errno.ts";
-import { procPathOf } from "../sys/proc.ts";
-
-function write(path: string, text: string, what: string): void {
-  try {
-    Deno.writeTextFileSync(path, text);
-  } catch (e) {
-    // Deno's errors carry the errno name in `code`.
-    throw new SysError(what, (e as { code?: string }).code ?? String(e), "write");
-  }
-}
+import { SAVED, type SpawnOp } from "../sys/spawn.ts";
+import { AT_FDCWD, nr, O } from "../sys/consts.ts";
 
 export function formatIdMap(map: IdMap[]): string {
   return map.map((m) => `${m.inside} ${m.outside} ${m.count}`).join("\n") + "\n";
 }
 
-/** setgroups=deny first: required for an unprivileged writer, and the app never needs setgroups(2). */
-export function writeIdMaps(pid: number, uidMap: IdMap[], gidMap: IdMap[]): void {
-  const proc = procPathOf(pid);
-  write(`${proc}/setgroups`, "deny", "denying setgroups in the new user namespace");
-  write(`${proc}/uid_map`, formatIdMap(uidMap), `mapping user ids (${formatIdMap(uidMap).trim()})`);
-  write(`${proc}/gid_map`, formatIdMap(gidMap), `mapping group ids (${formatIdMap(gidMap).trim()})`);
+/** open, write, close of one /proc/self file. */
+function writeOps(file: string, text: string, what: string): SpawnOp[] {
+  const bytes = new TextEncoder().encode(text);
+  return [
+    {
+      what,
+      nr: nr("openat"),
+      args: [AT_FDCWD, new TextEncoder().encode(`/proc/self/${file}\0`), O.WRONLY | O.CLOEXEC],
+      save: true,
+    },
+    { what, nr: nr("write"), args: [SAVED, bytes, bytes.length] },
+    { what, nr: nr("close"), args: [SAVED] },
+  ];
+}
+
+/** The child's steps that map its ids in its new user namespace. */
+export function idMapOps(uidMap: IdMap[], gidMap: IdMap[]): SpawnOp[] {
+  return [
+    ...writeOps("setgroups", "deny", "denying setgroups in the new user namespace"),
+    ...writeOps("uid_map", formatIdMap(uidMap), `mapping user ids (${formatIdMap(uidMap).trim()})`),
+    ...writeOps("gid_map", formatIdMap(gidMap), `mapping group ids (${formatIdMap(gidMap).trim()})`),
+  ];
 }

@@ -9,7 +9,7 @@ import { spawn, type SpawnOp } from "../sys/spawn.ts";
 import { check, cstr, libc } from "../sys/libc.ts";
 import { CLONE, FORWARDED_SIGNALS, KEYCTL_JOIN_SESSION_KEYRING, nr, SIG } from "../sys/consts.ts";
 import { closeFdsOp, dropPrivilegesOps, lastCap, noNewPrivsOp } from "../sys/privileges.ts";
-import { writeIdMaps } from "./idmap.ts";
+import { idMapOps } from "./idmap.ts";
 
 export const PLAN_FD = 3;
 export const REPORT_FD = 4;
@@ -70,6 +70,7 @@ export function spawnLayer(plan: Plan, reportFd: number, pdeathsig: number, stdi
       // An init's runner never handles them: they stay pending until its native init reads them.
       blocked: layer.unshare.includes("pid") ? FORWARDED_SIGNALS.map((s) => SIG[s]) : [],
       ops: [
+        ...(layer.uidMap && layer.gidMap ? idMapOps(layer.uidMap, layer.gidMap) : []),
         ...(layer.sessionKeyring
           ? [{
             what: "joining a session keyring of the sandbox's own",
@@ -86,9 +87,6 @@ export function spawnLayer(plan: Plan, reportFd: number, pdeathsig: number, stdi
         closeFdsOp(reportFd >= 0 ? REPORT_FD + 1 : PLAN_FD + 1),
         ...layerPrivilegeOps(layer),
       ],
-      beforeRelease: (pid) => {
-        if (layer.uidMap && layer.gidMap) writeIdMaps(pid, layer.uidMap, layer.gidMap);
-      },
     });
   } finally {
     fds.forEach((fd) => libc.close(fd));

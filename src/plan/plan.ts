@@ -227,10 +227,16 @@ class Planner {
     }
     const toMap = (rows: number[][]) => rows.map(([inside, outside, count]) => ({ inside, outside, count }));
     const uidMap = toMap(ids.uid), gidMap = toMap(ids.gid);
-    const own = (m: IdMap[], outer: number) => m.find((r) => outer >= r.outside && outer < r.outside + r.count);
-    const u = own(uidMap, ctx.uid), g = own(gidMap, ctx.gid);
-    if (!u || !g) this.fail(`${l.name}.ids`, `the maps must include the parent's own ids (${ctx.uid}/${ctx.gid})`);
-    return { uidMap, gidMap, uid: u.inside + ctx.uid - u.outside, gid: g.inside + ctx.gid - g.outside };
+    // The layer's process writes its own maps, and without privilege in its parent's namespace the
+    // kernel lets it map exactly one id: its own.
+    const single = (m: IdMap[], outer: number) => m.length === 1 && m[0].count === 1 && m[0].outside === outer;
+    if (!single(uidMap, ctx.uid) || !single(gidMap, ctx.gid)) {
+      this.fail(
+        `${l.name}.ids`,
+        `each map is one id, the parent's own: {uid: [[N, ${ctx.uid}, 1]], gid: [[N, ${ctx.gid}, 1]]}`,
+      );
+    }
+    return { uidMap, gidMap, uid: uidMap[0].inside, gid: gidMap[0].inside };
   }
 
   private fsOps(l: TemplateLayer, ctx: Ctx): FsOp[] {

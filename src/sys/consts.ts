@@ -91,6 +91,8 @@ export const NR: Record<"x86_64" | "aarch64", Record<string, number>> = {
   x86_64: {
     read: 0,
     write: 1,
+    close: 3,
+    openat: 257,
     ioctl: 16,
     setpgid: 109,
     setsid: 112,
@@ -111,6 +113,8 @@ export const NR: Record<"x86_64" | "aarch64", Record<string, number>> = {
   },
   aarch64: {
     dup3: 24,
+    openat: 56,
+    close: 57,
     ioctl: 29,
     pivot_root: 41,
     read: 63,

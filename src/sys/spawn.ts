@@ -4,9 +4,9 @@
  * Sequence, as seen from here:
  *   1. build the argument struct in an mmap'd arena (never V8 memory: the child only has what fork copies);
  *   2. call the stub: it blocks signals, clones with the namespace flags, returns the pid;
- *   3. `beforeRelease(pid)`: the caller writes the child's id maps while it waits on the sync pipe;
- *   4. write the sync byte: the child runs its op list (plain system calls) and execs;
- *   5. read the CLOEXEC error pipe: EOF means exec succeeded, 8 bytes name the failed step and errno.
+ *   3. write the sync byte: the child runs its op list (plain system calls: among them, in a new user
+ *      namespace, writing its own id maps) and execs;
+ *   4. read the CLOEXEC error pipe: EOF means exec succeeded, 8 bytes name the failed step and errno.
  */
 import { Arena, mapCode } from "./arena.ts";
 import { check, libc } from "./libc.ts";
@@ -23,10 +23,15 @@ export interface SpawnOp {
    * Integers; bytes that are copied next to the struct and passed by address; or a BPF program,
    * passed as the address of a struct sock_fprog pointing at its copy.
    */
-  args: (number | bigint | Uint8Array | { filter: Uint8Array })[];
+  args: (number | bigint | Uint8Array | { filter: Uint8Array } | typeof SAVED)[];
   /** A failure of this step is not an error (for example PR_CAPBSET_DROP of an unknown capability). */
   optional?: boolean;
+  /** Keep the result for later steps (a descriptor this step opens), which take it as `SAVED`. */
+  save?: boolean;
 }
+
+/** As a step's first argument: the result an earlier step kept (`save`). */
+export const SAVED = Symbol("saved result");
 
 export interface SpawnRequest {
   /** CLONE_NEW* flags. */
@@ -39,8 +44,6 @@ export interface SpawnRequest {
   /** Signals the program starts with blocked (by number); none unless given. */
   blocked?: number[];
   ops: SpawnOp[];
-  /** Runs while the child waits (write uid_map/gid_map here). Throwing aborts the child. */
-  beforeRelease?: (pid: number) => void;
   /**
    * Runs after the child's ops and before its execve, while it is held on a pipe (to check what the
    * ops did, from /proc/PID/status). Throwing kills the child before it runs anything.
@@ -55,7 +58,7 @@ export class SpawnError extends SysError {
   }
 }
 
-const STRUCT_SIZE = 144;
+const STRUCT_SIZE = 152;
 const OP_SIZE = 64;
 
 const STUB_SIGNATURE = { parameters: ["pointer"], result: "i64" } as const;
@@ -118,7 +121,6 @@ export function spawn(req: SpawnRequest): number {
     close(syncR);
     close(errW);
     try {
-      req.beforeRelease?.(pid);
       check(libc.write(syncW, new Uint8Array([1]), 1n), "releasing the new process", "write");
     } catch (e) {
       close(syncW); // the child reads EOF and exits without running anything
@@ -177,6 +179,7 @@ function arenaSize(req: SpawnRequest, ops: SpawnOp[]): number {
 }
 
 function argValue(arena: Arena, a: SpawnOp["args"][number]): bigint | number {
+  if (a === SAVED) return 0; // the stub puts the kept result there (flag 4)
   if (a instanceof Uint8Array) return arena.put(a);
   if (typeof a === "object") {
     const fprog = new DataView(new ArrayBuffer(16)); // struct sock_fprog { u16 len; u64 filter; }
@@ -208,7 +211,8 @@ function writeArgs(arena: Arena, req: SpawnRequest, fds: { syncR: number; syncW:
   req.ops.forEach((op, i) => {
     const o = ops + OP_SIZE * i;
     u64(o, op.nr);
+    if (op.args.slice(1).includes(SAVED)) throw new Error(`${op.what}: only the first argument can be SAVED`);
     op.args.forEach((a, j) => u64(o + 8 + 8 * j, argValue(arena, a)));
-    u64(o + 56, op.optional ? 1 : 0);
+    u64(o + 56, (op.optional ? 1 : 0) | (op.save ? 2 : 0) | (op.args[0] === SAVED ? 4 : 0));
   });
 }

@@ -4,7 +4,7 @@ import { spawn, SpawnError } from "../../src/sys/spawn.ts";
 import { libc } from "../../src/sys/libc.ts";
 import { exitCodeOf } from "../../src/sys/process.ts";
 import { CLONE, nr, PR } from "../../src/sys/consts.ts";
-import { writeIdMaps } from "../../src/layer/idmap.ts";
+import { idMapOps } from "../../src/layer/idmap.ts";
 
 function wait(pid: number): number {
   const st = new Int32Array(1);
@@ -26,7 +26,7 @@ function capture(fn: (outFd: number) => number): { code: number; out: string } {
 
 const dupTo1 = (fd: number) => ({ what: "stdout", nr: nr("dup3"), args: [fd, 1, 0] });
 
-Deno.test("spawn: new user and pid namespaces, maps written before release, status returned", () => {
+Deno.test("spawn: new user and pid namespaces, maps the child writes itself, status returned", () => {
   const uid = libc.getuid(), gid = libc.getgid();
   const r = capture((fd) =>
     spawn({
@@ -35,9 +35,7 @@ Deno.test("spawn: new user and pid namespaces, maps written before release, stat
       argv: ["sh", "-c", 'echo "$(id -u) $$ $FOO"; exit 3'],
       env: ["FOO=bar", "PATH=/usr/bin:/bin"],
       pdeathsig: 9,
-      ops: [dupTo1(fd)],
-      beforeRelease: (p) =>
-        writeIdMaps(p, [{ inside: 0, outside: uid, count: 1 }], [{ inside: 0, outside: gid, count: 1 }]),
+      ops: [...idMapOps([{ inside: 0, outside: uid, count: 1 }], [{ inside: 0, outside: gid, count: 1 }]), dupTo1(fd)],
     })
   );
   assert.equal(r.code, 3);

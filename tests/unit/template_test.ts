@@ -93,6 +93,25 @@ Deno.test("every value of the wrong type: located, never an internal error", () 
   for (const [yaml, msg] of cases) refuses(yaml, msg);
 });
 
+Deno.test("explicit id maps: one id each way, the parent's own", () => {
+  const withIds = (ids: string) =>
+    OK.replace(
+      "{ name: app, app: true, unshare: [user], ids: user }",
+      `{ name: app, app: true, unshare: [user], ids: ${ids} }`,
+    );
+  const p = run(withIds("{ uid: [[7, 0, 1]], gid: [[8, 0, 1]] }"));
+  assert.deepEqual(p.root.sublayers[0].uidMap, [{ inside: 7, outside: 0, count: 1 }]);
+  refuses(
+    withIds("{ uid: [[0, 0, 1], [1, 100000, 65536]], gid: [[0, 0, 1]] }"),
+    /app\.ids: each map is one id, the parent's own/,
+  );
+  refuses(withIds("{ uid: [[0, 0, 10]], gid: [[0, 0, 1]] }"), /app\.ids: each map is one id/);
+  refuses(
+    withIds("{ uid: [[0, 5, 1]], gid: [[0, 0, 1]] }"),
+    /app\.ids: each map is one id, the parent's own: \{uid: \[\[N, 0, 1\]\]/,
+  );
+});
+
 Deno.test("structural rules", () => {
   // duplicate names
   refuses(OK.replace("name: app,", "name: top,"), /top\.name: duplicate layer name/);

@@ -91,9 +91,18 @@ bbl_spawn:
     ldp x0, x1, [x21, #8]        // a0, a1
     ldp x2, x3, [x21, #24]       // a2, a3
     ldp x4, x5, [x21, #40]       // a4, a5
+    ldr x9, [x21, #56]           // flags
+    tbz x9, #2, .Lcall
+    ldr x0, [x19, #144]          // flag 4: a0 is the result an earlier step kept
+.Lcall:
     svc #0
     cmn x0, #4095
-    b.lo .Lnext                  // no carry: not in [-4095, -1], success
+    b.hs .Lstepfailed            // carry: in [-4095, -1], -errno
+    ldr x9, [x21, #56]
+    tbz x9, #1, .Lnext
+    str x0, [x19, #144]          // flag 2: keep the result for later steps
+    b .Lnext
+.Lstepfailed:
     ldr x9, [x21, #56]
     tbz x9, #0, .Lfail           // a required step failed: report it
 .Lnext:

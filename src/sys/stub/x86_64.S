@@ -25,9 +25,12 @@
 #  128 scratch    8 bytes: the sync byte, then the error report
 #  136 execmask   the signal mask the program starts with (an init's runner: the signals its
 #                 native init reads, kept pending until then)
+#  144 saved      the result a step kept (flag 2), passed as a0 to steps with flag 4 (a descriptor
+#                 opened by one step and written or closed by the next)
 #
-# struct op (8 words): nr, a0..a5, flags (bit 0: ignore failure). A step is a plain system call, so
-# the TypeScript side decides and documents what the child does (prctl, capset, setsid, dup2, ...).
+# struct op (8 words): nr, a0..a5, flags (bit 0: ignore failure; bit 1: keep the result in saved;
+# bit 2: a0 is saved). A step is a plain system call, so the TypeScript side decides and documents
+# what the child does (prctl, capset, setsid, dup2, writing its own id maps, ...).
 
     .intel_syntax noprefix
     .text
@@ -129,9 +132,18 @@ bbl_spawn:
     mov r10, [r13+32]            # a3
     mov r8, [r13+40]             # a4
     mov r9, [r13+48]             # a5
+    test qword ptr [r13+56], 4
+    jz .Lcall
+    mov rdi, [rbx+144]           # flag 4: a0 is the result an earlier step kept
+.Lcall:
     syscall
     cmp rax, -4095
-    jb .Lnext                    # unsigned below -4095: success
+    jae .Lstepfailed             # unsigned -4095 and above: -errno
+    test qword ptr [r13+56], 2
+    jz .Lnext
+    mov [rbx+144], rax           # flag 2: keep the result for later steps
+    jmp .Lnext
+.Lstepfailed:
     test qword ptr [r13+56], 1
     jz .Lfail                    # a required step failed: report it
 .Lnext:
