@@ -188,6 +188,11 @@ class Planner {
     }));
   }
 
+  /** The programs bbl puts in the app root's /sbxdir/bin, first in the app's PATH: xdg-open with a display. */
+  private sbxBin(): Record<string, string> {
+    return this.opts.desktop.gui.mode !== "none" ? { "xdg-open": xdgOpenScript(this.opts.desktop) } : {};
+  }
+
   /** A tmpfs's size: --limit tmpfs=SIZE, else the template's, else `dflt`. */
   private size(given: string | number | undefined, dflt: string, label: string): string {
     return this.opts.tmpfsSize ?? parseSize(given, dflt, label);
@@ -352,7 +357,9 @@ class Planner {
       !hidden(f.path) && !shownAt(ops, hostView, f.path) && !builtAt(ops, f.path)
     );
     const p = this.opts.program;
-    if (p === null) return [];
+    // A name the app's PATH finds first among bbl's own programs (/sbxdir/bin) is that one, not the host's.
+    const cmd = this.app.argv[0];
+    if (p === null || (!cmd.includes("/") && cmd in this.sbxBin())) return [];
     this.app.path = p.path;
     if (shownAt(ops, hostView, p.dest)) return [];
     return [{ kind: "robind", src: hostView + p.src, dest: p.dest }];
@@ -451,9 +458,8 @@ class Planner {
       plan.helpers.push(...t.helpers);
       Object.assign(plan.env, t.env);
     }
-    if (l.name === this.appRoot && this.opts.desktop.gui.mode !== "none") {
-      plan.sbxBin = { "xdg-open": xdgOpenScript(this.opts.desktop) };
-    }
+    const own = this.sbxBin();
+    if (l.name === this.appRoot && Object.keys(own).length > 0) plan.sbxBin = own;
     if (l.app) {
       this.apps.push(l.name);
       if ((l.sublayers ?? []).some((s) => !s.disabled) || fs.length > 0 || plan.helpers.length > 0) {

@@ -143,3 +143,20 @@ Deno.test("the note after a run: whole arguments always, words of one only after
   assert.equal(notShownNote(files.slice(0, 1), 1, cwd), null);
   assert.equal(notShownNote([], 127, cwd), null);
 });
+
+Deno.test("plan: a name the app's PATH finds among bbl's own programs first (xdg-open with a display) is not the host's", () => {
+  const program = { path: "/usr/bin/xdg-open", src: "/usr/bin/xdg-open", dest: "/usr/bin/xdg-open" };
+  const desktop = {
+    gui: { mode: "x11" as const, display: 0, trusted: false },
+    dbus: { mode: "none" as const },
+    audio: { mode: "none" as const },
+    devices: [],
+    themes: [],
+  };
+  const plan = buildPlan(runOptions({ command: ["xdg-open", "https://example.org/"], program, desktop }), host, dflt());
+  assert.equal(app(plan).path, undefined, "found in /sbxdir/bin inside");
+  assert.ok(app(plan).env.PATH.startsWith("/sbxdir/bin:"));
+  // without a display there is no bbl xdg-open: the host's is the program
+  const plain = buildPlan(runOptions({ command: ["xdg-open", "x"], program }), host, dflt());
+  assert.equal(app(plain).path, "/usr/bin/xdg-open");
+});
