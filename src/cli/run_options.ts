@@ -89,6 +89,10 @@ export const RUN_OPTIONS: RunOption[] = [
   { name: "dbus", value: "mode", help: "the session bus: none (default), filter (portals and notifications), host" },
   { name: "audio", value: "mode", help: "sound: none (default), pulse, pipewire" },
   { name: "gpu", help: "the GPU's render nodes (/dev/dri/renderD*)" },
+  {
+    name: "nested-sandbox",
+    help: "let the app build its own sandbox (Chromium, Firefox, Electron): user namespaces, chroot",
+  },
   { name: "seccomp", value: "policy", help: "system call filter for the app: default, off, or a policy FILE" },
   {
     name: "seccomp-allow",

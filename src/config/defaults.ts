@@ -40,6 +40,7 @@ export const DEFAULT_CONFIG = {
   dbus: "none",
   audio: "none",
   gpu: false,
+  nested_sandbox: false,
   seccomp: "default",
   never_access: NEVER_ACCESS,
 } as const satisfies Config;

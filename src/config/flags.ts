@@ -26,6 +26,7 @@ export interface RawFlags {
   dbus?: string;
   audio?: string;
   gpu?: boolean;
+  nestedSandbox?: boolean;
 }
 
 /** Every repeatable flag, not given. */
@@ -89,6 +90,7 @@ export function flagsToConfig(raw: RawFlags): Config {
   if (raw.dbus !== undefined) c.dbus = raw.dbus as Config["dbus"];
   if (raw.audio !== undefined) c.audio = raw.audio as Config["audio"];
   if (raw.gpu) c.gpu = true;
+  if (raw.nestedSandbox) c.nested_sandbox = true;
   if (raw.seccompAllow.length > 0) c.seccomp_allow = raw.seccompAllow;
   if (raw.limit.length > 0) {
     const limits: Record<string, number | string> = {};

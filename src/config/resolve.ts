@@ -4,7 +4,7 @@
  * is a UsageError naming the source and key, raised before anything is created.
  */
 import { type Merged, type Origin, type Sourced, valueOf } from "./merge.ts";
-import { isHomePath } from "./schema.ts";
+import { isHomePath, NESTED_SANDBOX_DEFAULT } from "./schema.ts";
 import { expandPath, isPattern, matchEnvNames, type PathContext, readDirNames } from "./paths.ts";
 import type { AppImageRequest, ExtraMount, HomeSetting, RunOptions } from "../plan/options.ts";
 import { pathIn } from "../plan/config_steps.ts";
@@ -16,7 +16,7 @@ import { displaysInUse } from "../desktop/display.ts";
 import { instanceBase } from "../instance.ts";
 import { libc } from "../sys/libc.ts";
 import { UsageError } from "../errors.ts";
-import { type Policy, policyWith } from "../seccomp/policy.ts";
+import { NESTED_SANDBOX, type Policy, policyWith } from "../seccomp/policy.ts";
 import { parsePolicy } from "../seccomp/file.ts";
 import { stateBase } from "../state/store.ts";
 import { findProgram, namedFiles } from "./program.ts";
@@ -210,10 +210,13 @@ function resolveSeccomp(m: Merged, h: HostView): Policy | null {
     throw new UsageError(
       `${m.seccomp_allow[0].from.label}: seccomp_allow goes with the default policy, not seccomp: ${value} (${
         s!.from.label
-      })`,
+      })${allow.includes("userns") ? "; for an app's own sandbox use nested_sandbox (--nested-sandbox)" : ""}`,
     );
   }
-  if (value === "default") return policyWith(allow);
+  if (value === "default") {
+    const p = policyWith(allow);
+    return valueOf(m, "nested_sandbox") ? { rules: p.rules.filter((r) => !NESTED_SANDBOX(r)) } : p;
+  }
   if (value === "off") return null;
   const file = expandPath(value, ctxOf(s!.from, h, "seccomp"), h.readDir)[0];
   let text: string;
@@ -224,6 +227,8 @@ function resolveSeccomp(m: Merged, h: HostView): Policy | null {
   }
   return parsePolicy(text, file);
 }
+
+const nestedCount = (v: boolean | number) => v === true ? NESTED_SANDBOX_DEFAULT : v === false ? 0 : v;
 
 export interface Ids {
   uid?: number;
@@ -301,6 +306,7 @@ export function resolveConfig(
     unsetenv: m.env_unset.map((s) => s.value),
     seccomp: resolveSeccomp(m, h),
     seccompAllow: m.seccomp_allow.map((s) => s.value),
+    nestedSandbox: nestedCount(valueOf(m, "nested_sandbox")),
     limits,
     ...(tmpfsSize ? { tmpfsSize } : {}),
   };

@@ -59,6 +59,11 @@ export interface Config {
   dbus_see?: string[];
   audio?: typeof AUDIO_MODES[number];
   gpu?: boolean;
+  /**
+   * Lets the app build a sandbox of its own (Chromium, Firefox, Electron): up to N user namespaces
+   * of its own (true: NESTED_SANDBOX_DEFAULT), with the clone flags and chroot such sandboxes use.
+   */
+  nested_sandbox?: boolean | number;
   /** default, off, or a policy file. */
   seccomp?: string;
   seccomp_allow?: string[];
@@ -91,6 +96,7 @@ export const KEYS = [
   "dbus_see",
   "audio",
   "gpu",
+  "nested_sandbox",
   "seccomp",
   "seccomp_allow",
   "limits",
@@ -109,6 +115,9 @@ export const COLLECTION_KEYS = [
 ] as const;
 export type SingleKey = Exclude<typeof KEYS[number], typeof COLLECTION_KEYS[number]>;
 export const SINGLE_KEYS = KEYS.filter((k) => !(COLLECTION_KEYS as readonly string[]).includes(k)) as SingleKey[];
+
+/** The user namespaces `nested_sandbox: true` lets the app create (a browser makes one per sandboxed process kind). */
+export const NESTED_SANDBOX_DEFAULT = 32;
 
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -249,6 +258,15 @@ export function checkConfig(data: unknown, y: ConfigSource): Config {
   }
   if ("machine_id" in c) oneOf(["machine_id"], c.machine_id, MACHINE_IDS);
   if ("etc_hosts" in c) oneOf(["etc_hosts"], c.etc_hosts, ETC_HOSTS);
+  if ("nested_sandbox" in c) {
+    const v = c.nested_sandbox;
+    if (typeof v !== "boolean" && !(Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 1000)) {
+      fail(
+        ["nested_sandbox"],
+        `expected true, false or a number of user namespaces (1-1000), got ${JSON.stringify(v)}`,
+      );
+    }
+  }
   if ("gui" in c) oneOf(["gui"], c.gui, GUI_MODES);
   if ("dbus" in c) oneOf(["dbus"], c.dbus, DBUS_MODES);
   if ("audio" in c) oneOf(["audio"], c.audio, AUDIO_MODES);

@@ -108,6 +108,8 @@ export interface RunOptions {
   /** The policy: null for none. */
   seccomp: Policy | null;
   seccompAllow: string[];
+  /** User namespaces the app may create for a sandbox of its own (0: none; see `nested_sandbox`). */
+  nestedSandbox: number;
   limits: Record<string, number>;
   /** The size of every tmpfs of the plan (tmpfs(5) notation), overriding the template's. */
   tmpfsSize?: string;

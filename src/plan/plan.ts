@@ -491,8 +491,9 @@ class Planner {
     if (plan.sublayers.some((s) => s.app) && !this.opts.seccompAllow.includes("userns")) {
       // Every user namespace bbl creates below this layer counts against its limit; none more can.
       // A helper-only layer has no process of its own: each of its helpers enters a namespace of its own.
+      // With nested_sandbox, the app's own sandbox may add exactly that many.
       plan.maxUserNamespaces = plan.sublayers.flatMap(allLayers).filter((s) => s.unshare.includes("user"))
-        .reduce((n, s) => n + (!s.runner && !s.app ? s.helpers.length : 1), 0);
+        .reduce((n, s) => n + (!s.runner && !s.app ? s.helpers.length : 1), 0) + this.opts.nestedSandbox;
       if (!fs.some((f) => f.kind === "proc")) {
         this.fail(
           l.name,

@@ -112,6 +112,13 @@ export const ALLOWANCES: Record<string, (r: Rule) => boolean> = {
   perf: (r) => r.syscall === "perf_event_open",
 };
 
+/**
+ * What an app's own sandbox needs (Chromium's zygote, Firefox's content processes): new namespaces
+ * through clone and unshare, and chroot into an empty directory of their own. setns, mount and the
+ * rest stay denied.
+ */
+export const NESTED_SANDBOX = (r: Rule) => r.syscall === "unshare" || r.syscall === "clone" || r.syscall === "chroot";
+
 /** The default policy without the rules the named allowances remove. */
 export function policyWith(allow: string[]): Policy {
   return { rules: DEFAULT_POLICY.rules.filter((r) => !allow.some((a) => ALLOWANCES[a](r))) };

@@ -61,6 +61,7 @@ export const runOptions = (o: Partial<RunOptions> = {}): RunOptions => ({
   unsetenv: [],
   seccomp: DEFAULT_POLICY,
   seccompAllow: [],
+  nestedSandbox: 0,
   limits: {},
   ...o,
 });

@@ -221,3 +221,9 @@ Deno.test("only a layer of bare user/pid namespaces joins its single sublayer, a
   assert.deepEqual(names("user, pid", "pid, mnt"), ["outer", "inner", "app"], "two pid namespaces");
   assert.deepEqual(names("user, pid", "user, mnt"), ["outer", "inner", "app"], "two user namespaces");
 });
+
+Deno.test("nested_sandbox: the lock adds exactly the namespaces asked", () => {
+  const lock = (n: number) => byName(buildPlan(opts({ nestedSandbox: n }), host, dflt()).root).layer3.maxUserNamespaces;
+  assert.equal(lock(0), 1, "the app's own user namespace");
+  assert.equal(lock(32), 33);
+});

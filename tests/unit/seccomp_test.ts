@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { compile, encode, type Insn, RET_ALLOW } from "../../src/seccomp/bpf.ts";
-import { CLONE_NEW_MASK, DEFAULT_POLICY, policyWith } from "../../src/seccomp/policy.ts";
+import { CLONE_NEW_MASK, DEFAULT_POLICY, NESTED_SANDBOX, policyWith } from "../../src/seccomp/policy.ts";
 import { AUDIT_ARCH, SYSCALLS } from "../../src/seccomp/syscalls.ts";
 import { loadYaml } from "../../src/yaml.ts";
 import { parsePolicy } from "../../src/seccomp/file.ts";
@@ -151,4 +151,11 @@ Deno.test("policy files: parsed, and every mistake refused with its place", () =
   bad("rules:\n  - { syscall: ptrace, errno: EPRM }\n", /rules\[0\]\.errno: expected an errno name/);
   bad("rules:\n  - { syscall: ptrace, errno: EPERM, when: { arg: 7, op: in, values: [1] } }\n", /rules\[0\]\.when/);
   bad("nope: 1\n", /expected a mapping with a list 'rules'/);
+});
+
+Deno.test("nested sandbox: exactly unshare, clone's namespace flags and chroot are lifted; setns and mount stay", () => {
+  const lifted = DEFAULT_POLICY.rules.filter(NESTED_SANDBOX).map((r) => r.syscall).sort();
+  assert.deepEqual(lifted, ["chroot", "clone", "unshare"]);
+  const kept = DEFAULT_POLICY.rules.filter((r) => !NESTED_SANDBOX(r)).map((r) => r.syscall);
+  for (const s of ["setns", "mount", "pivot_root", "clone3", "ptrace", "keyctl"]) assert.ok(kept.includes(s), s);
 });

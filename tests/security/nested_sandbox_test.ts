@@ -1,0 +1,106 @@
+/**
+ * nested_sandbox: the app may build a sandbox of its own (user namespaces, chroot into them), up to
+ * exactly the number asked; the rest of the filter holds. Real programs: util-linux's unshare and
+ * chroot, and Debian's Chromium (installed by .ci/run) with its own sandbox on.
+ */
+import assert from "node:assert/strict";
+import { bbl, sandboxSh, withUserDirs, writeAsUser } from "../helpers.ts";
+
+/** `depth` user namespaces, each inside the one before (each maps its root, or the next could not be made), then `cmd`. */
+const nested = (depth: number, cmd: string) => `${"unshare -Ur ".repeat(depth)}${cmd}`; // each level maps its root
+
+/** Runs with `nested_sandbox: 2` in the user's configuration. */
+const withTwo = (fn: (home: string) => Promise<void>) =>
+  withUserDirs(["bbl-home-"], async (home) => {
+    writeAsUser(`${home}/.config/bbl/default.yaml`, "nested_sandbox: 2\n");
+    await fn(home);
+  });
+
+Deno.test("nested_sandbox: N user namespaces of the app's own and chroot in them; one more is ENOSPC; the rest of the filter holds", () =>
+  withTwo(async (home) => {
+    const two = { home };
+    // in the innermost, root there: chroot (user namespaces are freed a moment after their last process)
+    const ok = await sandboxSh(nested(2, "/usr/sbin/chroot / echo two-chrooted"), two);
+    assert.equal(ok.stdout, "two-chrooted\n", ok.stderr);
+    const over = await sandboxSh(`${nested(3, "echo three")}`, two);
+    assert.notEqual(over.code, 0);
+    assert.match(over.stderr, /No space left on device/, "the lock allows exactly what is asked");
+    // still denied with it: mounting (even in a mount namespace of its own), setns
+    // (in a mount namespace of its own, unshare's first mount call is the propagation change)
+    const denied = await sandboxSh("unshare -Urm mount -t tmpfs none /tmp 2>&1; nsenter -U -t $$ true 2>&1; true", two);
+    assert.match(denied.stdout, /unshare: cannot change root filesystem propagation: Operation not permitted/);
+    assert.match(
+      denied.stdout,
+      /nsenter: reassociate to namespace 'ns\/user' failed: Operation not permitted/,
+      denied.stdout,
+    );
+    // without it: no user namespace, no chroot
+    const off = await sandboxSh("unshare -U true 2>&1; /usr/sbin/chroot / true 2>&1; true");
+    assert.match(off.stdout, /unshare failed: Operation not permitted/);
+    assert.match(off.stdout, /chroot: cannot change root directory to '\/': Operation not permitted/);
+  }));
+
+Deno.test("nested_sandbox composes with --seccomp off (the lock still counts); seccomp_allow with off says what to use", () =>
+  withTwo(async (home) => {
+    const r = await sandboxSh(
+      `${nested(2, "echo two")}; ${nested(3, "true")} 2>&1 | grep -o 'No space left on device'`,
+      {
+        flags: ["--seccomp", "off"],
+        home,
+      },
+    );
+    assert.equal(r.stdout, "two\nNo space left on device\n", r.stderr);
+    const refused = await bbl(["--seccomp", "off", "--seccomp-allow", "userns", "--", "true"]);
+    assert.equal(refused.code, 125);
+    assert.match(refused.stderr, /for an app's own sandbox use nested_sandbox \(--nested-sandbox\)/);
+  }));
+
+const chromium = (() => {
+  try {
+    return Deno.statSync("/usr/bin/chromium").isFile;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name:
+    "Chromium runs with its own sandbox inside bbl with --nested-sandbox: renderers in a user namespace of theirs, seccomp on",
+  // .ci/run installs Debian's chromium; without it there is nothing to run
+  ignore: !chromium,
+  fn: () =>
+    withUserDirs(["bbl-home-", "bbl-page-"], async (home, dir) => {
+      writeAsUser(`${dir}/page.html`, "<html><body><p>hello-bbl</p></body></html>\n");
+      const flags = ["--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking"];
+      const probe = [
+        "#!/bin/sh",
+        `chromium ${flags.join(" ")} --user-data-dir=/tmp/c --dump-dom file://${dir}/page.html 2>/dev/null`,
+        `chromium ${flags.join(" ")} --user-data-dir=/tmp/d file://${dir}/page.html >/dev/null 2>&1 &`,
+        "for i in $(seq 100); do pgrep -f -- --type=renderer >/dev/null && break; sleep 0.1; done; sleep 0.5",
+        'echo "app $(readlink /proc/self/ns/user)"',
+        "for p in $(pgrep -f -- --type=renderer); do",
+        '  echo "renderer $(grep Seccomp: /proc/$p/status | tr -d "\\t ") $(readlink /proc/$p/ns/user)"',
+        "done",
+        "kill %1",
+      ].join("\n") + "\n";
+      writeAsUser(`${dir}/probe.sh`, probe, 0o755);
+      const r = await bbl(["--nested-sandbox", "--ro-bind", dir, "--", `${dir}/probe.sh`], { home });
+      assert.match(r.stdout, /<p>hello-bbl<\/p>/, r.stderr.slice(-2000));
+      const app = r.stdout.match(/^app (\S+)$/m)?.[1];
+      const renderers = [...r.stdout.matchAll(/^renderer Seccomp:(\d) (\S+)$/gm)];
+      assert.ok(renderers.length > 0, r.stdout);
+      for (const [, mode, ns] of renderers) {
+        assert.equal(mode, "2", "a renderer runs under Chromium's seccomp filter");
+        assert.notEqual(ns, app, "in a user namespace of Chromium's own");
+      }
+      // without the option Chromium has no sandbox and refuses to start
+      const without = await bbl(
+        ["--ro-bind", dir, "--", "chromium", ...flags, "--dump-dom", `file://${dir}/page.html`],
+        {
+          home,
+        },
+      );
+      assert.notEqual(without.code, 0);
+      assert.doesNotMatch(without.stdout, /hello-bbl/);
+    }),
+});
