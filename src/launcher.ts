@@ -14,7 +14,7 @@ import { spawnLayer } from "./layer/spawn_layer.ts";
 import { allLayers } from "./plan/tree.ts";
 import { BblError } from "./errors.ts";
 import { diagnoseUserns } from "./userns.ts";
-import { writeXauth } from "./desktop/xauth.ts";
+import { holdXServer, writeXauth } from "./desktop/xauth.ts";
 
 /** We may put the terminal in raw mode and read it: it is on stdin and we are its foreground job. */
 function foreground(): boolean {
@@ -77,9 +77,12 @@ export async function launch(
   let terminal: ReturnType<typeof relay> | null = null;
   const fg = pty !== null && foreground();
   let restore = () => {};
+  let xhold: Deno.Conn | null = null;
   try {
     // Before the sandbox exists, so that what was typed so far moves into its pty unaltered.
     if (fg) restore = takeTerminal(0, pty!);
+    // A generated cookie lives as long as the server does not reset: bbl stays its client until the end.
+    if (plan.xauth?.kind === "untrusted") xhold = await holdXServer(plan.xauth.display, env);
     if (plan.xauth) writeXauth(plan.xauth, env);
     let pid: number;
     try {
@@ -109,6 +112,7 @@ export async function launch(
     if (terminal) terminal.stop();
     else restore();
     if (pty) libc.close(pty.master);
+    xhold?.close();
     instance.remove();
   }
 }

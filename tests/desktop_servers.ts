@@ -47,8 +47,11 @@ export interface Xserver extends Server {
   client(argv: string[]): Promise<{ code: number; out: string }>;
 }
 
-/** Xvfb on a free display, with a cookie; -noreset as a desktop session never empties. */
-export async function startXvfb(dir: string): Promise<Xserver> {
+/**
+ * Xvfb on a free display, with a cookie; -noreset as a desktop session never empties, unless `reset`
+ * (as under xvfb-run: the server resets, forgetting generated cookies, when its last client leaves).
+ */
+export async function startXvfb(dir: string, reset = false): Promise<Xserver> {
   const display = freeDisplay(displaysInUse("/nonexistent"));
   const xauthority = `${dir}/Xauthority`;
   const cookie = [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -63,7 +66,7 @@ export async function startXvfb(dir: string): Promise<Xserver> {
     "1024x768x24",
     "-auth",
     xauthority,
-    "-noreset",
+    ...(reset ? [] : ["-noreset"]),
     "-nolisten",
     "tcp",
   ]);

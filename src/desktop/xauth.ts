@@ -69,6 +69,54 @@ export type XauthPlan =
   | { kind: "untrusted" | "trusted"; display: number; file: string }
   | { kind: "random"; display: number; file: string };
 
+/** The user's environment, reduced to what xauth needs to find the user's authority file. */
+function xauthEnv(env: Record<string, string>): Record<string, string> {
+  return {
+    PATH: env.PATH ?? "/usr/bin:/bin",
+    HOME: env.HOME ?? "/",
+    ...(env.XAUTHORITY ? { XAUTHORITY: env.XAUTHORITY } : {}),
+  };
+}
+
+/**
+ * Stays a client of the X server on `display` until the returned connection is closed: a server
+ * that resets when its last client leaves (Xvfb, xvfb-run, an X without -noreset) would otherwise
+ * forget the untrusted cookie generated for the sandbox as soon as xauth disconnects. One idle
+ * connection, authenticated with your own cookie, made before the cookie is generated.
+ */
+export async function holdXServer(display: number, env: Record<string, string>): Promise<Deno.Conn> {
+  const own = parseNlist(xauth(["nlist", `:${display}`], xauthEnv(env))).find((e) => e.name === "MIT-MAGIC-COOKIE-1");
+  const name = new TextEncoder().encode(own ? own.name : "");
+  const data = own ? own.data : new Uint8Array();
+  const pad = (n: number) => (4 - (n % 4)) % 4;
+  // The connection setup (X11 protocol, chapter 8): little-endian, version 11.0, the authorization.
+  const setup = new Uint8Array(12 + name.length + pad(name.length) + data.length + pad(data.length));
+  const v = new DataView(setup.buffer);
+  setup[0] = 0x6c; // 'l'
+  v.setUint16(2, 11, true);
+  v.setUint16(6, name.length, true);
+  v.setUint16(8, data.length, true);
+  setup.set(name, 12);
+  setup.set(data, 12 + name.length + pad(name.length));
+  const what = `gui: x11: connecting to the X server :${display}`;
+  let conn: Deno.Conn;
+  try {
+    conn = await Deno.connect({ transport: "unix", path: `/tmp/.X11-unix/X${display}` });
+  } catch (e) {
+    throw new BblError(`${what}: ${(e as Error).message}`);
+  }
+  try {
+    await conn.write(setup);
+    const reply = new Uint8Array(8);
+    const n = await conn.read(reply);
+    if (n === null || n < 1 || reply[0] !== 1) throw new BblError(`${what}: the server refused the connection`);
+    return conn;
+  } catch (e) {
+    conn.close();
+    throw e;
+  }
+}
+
 /** Writes the authority file the plan names (mode 0600). `env`: the user's, for reaching the X server. */
 export function writeXauth(p: XauthPlan, env: Record<string, string>): void {
   let entries: XauthEntry[];
@@ -84,11 +132,7 @@ export function writeXauth(p: XauthPlan, env: Record<string, string>): void {
       data,
     }];
   } else {
-    const clean = {
-      PATH: env.PATH ?? "/usr/bin:/bin",
-      HOME: env.HOME ?? "/",
-      ...(env.XAUTHORITY ? { XAUTHORITY: env.XAUTHORITY } : {}),
-    };
+    const clean = xauthEnv(env);
     if (p.kind === "untrusted") {
       const tmp = `${p.file}.gen`;
       xauth(["-q", "-f", tmp, "generate", `:${p.display}`, ".", "untrusted", "timeout", "0"], {

@@ -98,6 +98,21 @@ Deno.test("gui x11: the app draws on your X server through an untrusted cookie",
   });
 });
 
+Deno.test("gui x11 on a server that resets when its last client leaves (xvfb-run): the untrusted cookie stays valid", () =>
+  withUserDirs(["bbl-x-"], async (dir) => {
+    const x = await startXvfb(dir, true);
+    try {
+      const env = { DISPLAY: `:${x.display}`, XAUTHORITY: x.xauthority };
+      const r = await bbl(["--gui", "x11", "--", "/bin/sh", "-c", "sleep 0.5; xdpyinfo | grep -c 'name of display'"], {
+        env,
+      });
+      assert.equal(r.stdout, "1\n", r.stderr);
+      assert.doesNotMatch(r.stderr, /Invalid MIT-MAGIC-COOKIE/);
+    } finally {
+      await x.stop();
+    }
+  }));
+
 Deno.test("gui xephyr: the app lands on a nested server of its own; two at once; your X server unreachable", async () => {
   await withX(async (x, home) => {
     const env = { DISPLAY: `:${x.display}`, XAUTHORITY: x.xauthority };
