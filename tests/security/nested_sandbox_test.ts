@@ -104,3 +104,45 @@ Deno.test({
       assert.doesNotMatch(without.stdout, /hello-bbl/);
     }),
 });
+
+const firefox = (() => {
+  try {
+    return Deno.statSync("/usr/bin/firefox-esr").isFile;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: "Firefox ESR with --nested-sandbox: a headless screenshot, content processes in user namespaces of their own",
+  // .ci/run installs Debian's firefox-esr; without it there is nothing to run
+  ignore: !firefox,
+  fn: () =>
+    withUserDirs(["bbl-home-", "bbl-page-"], async (home, dir) => {
+      writeAsUser(`${dir}/page.html`, "<html><body><p>hello-bbl</p></body></html>\n");
+      const probe = [
+        "#!/bin/sh",
+        "cd /tmp && mkdir -p p q",
+        `firefox-esr --headless --profile /tmp/p --no-remote --screenshot /tmp/shot.png file://${dir}/page.html >/dev/null 2>&1`,
+        'echo "shot $(stat -c %s /tmp/shot.png)"',
+        `firefox-esr --headless --profile /tmp/q --no-remote file://${dir}/page.html >/dev/null 2>&1 &`,
+        "for i in $(seq 150); do pgrep -f -- -contentproc >/dev/null && break; sleep 0.1; done; sleep 2",
+        'echo "app $(readlink /proc/self/ns/user)"',
+        // the web content processes (the forkserver that starts them is not sandboxed by design)
+        "for p in $(pgrep -f -- '-contentproc -isForBrowser'); do",
+        '  echo "content $(grep Seccomp: /proc/$p/status | tr -d "\\t ") $(readlink /proc/$p/ns/user)"',
+        "done",
+        "kill %1",
+      ].join("\n") + "\n";
+      writeAsUser(`${dir}/probe.sh`, probe, 0o755);
+      const r = await bbl(["--nested-sandbox", "--ro-bind", dir, "--", `${dir}/probe.sh`], { home });
+      assert.ok(Number(r.stdout.match(/^shot (\d+)$/m)?.[1] ?? 0) > 1000, `a screenshot: ${r.stdout} ${r.stderr}`);
+      const app = r.stdout.match(/^app (\S+)$/m)?.[1];
+      const content = [...r.stdout.matchAll(/^content Seccomp:(\d) (\S+)$/gm)];
+      assert.ok(content.length > 0, r.stdout);
+      for (const [, mode, ns] of content) {
+        assert.equal(mode, "2");
+        assert.notEqual(ns, app, "each content process in a user namespace of Firefox's own");
+      }
+    }),
+});
