@@ -43,7 +43,13 @@ export function runtimeStub(): string {
   return runtime;
 }
 
-export type Entry = string | { text: string; mode: number } | { symlink: string } | { bytes: Uint8Array };
+export type Entry =
+  | string
+  | { text: string; mode: number }
+  | { symlink: string }
+  | { bytes: Uint8Array }
+  /** A copy of a host directory (a real application's files). */
+  | { tree: string };
 
 /**
  * Builds DIR/FILE: the runtime followed by a squashfs of `files` (path -> text, 0755 for AppRun,
@@ -62,7 +68,8 @@ export function buildAppImage(
     for (const [name, e] of Object.entries(files)) {
       const p = `${src}/${name}`;
       Deno.mkdirSync(p.replace(/\/[^/]+$/, ""), { recursive: true });
-      if (typeof e === "object" && "symlink" in e) Deno.symlinkSync(e.symlink, p);
+      if (typeof e === "object" && "tree" in e) run("cp", ["-a", e.tree, p]);
+      else if (typeof e === "object" && "symlink" in e) Deno.symlinkSync(e.symlink, p);
       else if (typeof e === "object" && "bytes" in e) Deno.writeFileSync(p, e.bytes);
       else {
         const { text, mode } = typeof e === "string" ? { text: e, mode: name === "AppRun" ? 0o755 : 0o644 } : e;
@@ -72,10 +79,10 @@ export function buildAppImage(
     }
     const fs = `${src}.sqfs`;
     run("mksquashfs", [src, fs, "-comp", comp, "-quiet", "-no-progress", "-noappend", "-all-root"]);
-    const image = new Uint8Array([...Deno.readFileSync(runtimeStub()), ...Deno.readFileSync(fs)]);
-    Deno.removeSync(fs);
     const out = `${dir}/${file}`;
-    Deno.writeFileSync(out, image, { mode: 0o755 });
+    Deno.writeFileSync(out, Deno.readFileSync(runtimeStub()), { mode: 0o755 });
+    Deno.writeFileSync(out, Deno.readFileSync(fs), { append: true });
+    Deno.removeSync(fs);
     Deno.chmodSync(out, 0o755);
     if (owner) Deno.chownSync(out, owner.uid, owner.gid);
     return out;

@@ -27,8 +27,9 @@ import { parseRun, type RawRunOptions, RUN_OPTIONS } from "./run_options.ts";
 import { loadYaml } from "../yaml.ts";
 import { approve, type Asker } from "../config/approval.ts";
 import { askYesNo } from "./ask.ts";
-import { hostView, resolveConfig } from "../config/resolve.ts";
-import { formatMerged, mergeConfigs } from "../config/merge.ts";
+import { appImageRequest, hostView, resolveConfig } from "../config/resolve.ts";
+import { isBrowserBuild } from "../appimage/browser.ts";
+import { formatMerged, mergeConfigs, type Merged } from "../config/merge.ts";
 import { checkAppImageTools } from "../appimage/tools.ts";
 import { cacheBase, extracted, type SandboxRunner } from "../appimage/extract.ts";
 import { writeDesktopEntry } from "../appimage/desktop.ts";
@@ -103,8 +104,31 @@ function withLists(raw: RawRunOptions): RawRunOptions {
   return { ...NO_FLAGS, ...Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)) };
 }
 
+/**
+ * An AppImage that is a Chromium/Electron build gets nested_sandbox unless a source sets that key
+ * (said in one line). `probe`: look at an image not seen before (a sandbox run); else only remember.
+ */
+async function browserAppImage(merged: Merged, name: string, image: string, host: HostFacts, probe: boolean) {
+  if ((merged.scalars.nested_sandbox?.from.label ?? "defaults") !== "defaults") return;
+  let browser = false;
+  try {
+    const a = appImageRequest(name, image, hostView(host.env, host.home, host.cwd));
+    checkAppImageTools([a], false);
+    const look: SandboxRunner = probe ? sandboxRunner(host) : () => Promise.resolve(2);
+    browser = await isBrowserBuild(a, host.instanceBase, look);
+  } catch {
+    return; // a bad image or a missing tool: the run itself says so
+  }
+  if (!browser) return;
+  merged.scalars.nested_sandbox = { value: true, from: { label: "bbl: a Chromium/Electron AppImage", dir: host.cwd } };
+  console.error(
+    `bbl: ${image.split("/").pop()} is a Chromium/Electron build: it may build its own sandbox (nested_sandbox; ` +
+      "nested_sandbox: false in its configuration turns this off)",
+  );
+}
+
 /** The command line and the configuration it selects, resolved against the host (files checked, nothing made). */
-async function resolveRun(given: RawRunOptions, args: string[], host: HostFacts): Promise<RunOptions> {
+async function resolveRun(given: RawRunOptions, args: string[], host: HostFacts, probe = true): Promise<RunOptions> {
   const raw = withLists(given);
   if (!raw.appimage) {
     for (const [flag, set] of [["--shell", raw.shell], ["--desktop-entry", raw.desktopEntry]] as const) {
@@ -118,6 +142,7 @@ async function resolveRun(given: RawRunOptions, args: string[], host: HostFacts)
   const policyFile = raw.seccomp !== undefined && !["default", "off"].includes(raw.seccomp);
   if (raw.template !== undefined || policyFile || readsConfigFiles(input)) await loadYaml();
   const { name, merged } = loadConfig(input);
+  if (raw.appimage) await browserAppImage(merged, name, raw.appimage, host, probe);
   const command = raw.appimage ? (raw.shell ? [] : [`/sbxdir/apps/run_${name}`, ...args]) : args;
   const opts = resolveConfig(name, merged, command, ids, hostView(host.env, host.home, host.cwd), raw.appimage);
   checkAppImageTools(opts.appimages, raw.appimageExtract ?? false);
@@ -223,7 +248,9 @@ export async function cli(argv: string[]): Promise<number> {
     .action((cmd: string[], raw: RawRunOptions & { json?: boolean }) => {
       result = (async () => {
         const host = gatherHost();
-        const plan = buildPlan(await resolveRun(raw, [...cmd, ...tail], host), host, loadTemplate(raw.template));
+        // explain runs nothing: an AppImage not looked at before is not probed
+        const opts = await resolveRun(raw, [...cmd, ...tail], host, false);
+        const plan = buildPlan(opts, host, loadTemplate(raw.template));
         console.log(raw.json ? JSON.stringify(plan, null, 2) : formatPlan(plan));
         return 0;
       })();

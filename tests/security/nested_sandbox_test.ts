@@ -4,7 +4,8 @@
  * chroot, and Debian's Chromium (installed by .ci/run) with its own sandbox on.
  */
 import assert from "node:assert/strict";
-import { bbl, sandboxSh, withUserDirs, writeAsUser } from "../helpers.ts";
+import { bbl, sandboxSh, user, withUserDirs, writeAsUser } from "../helpers.ts";
+import { buildAppImage } from "../appimage_fixture.ts";
 
 /** `depth` user namespaces, each inside the one before (each maps its root, or the next could not be made), then `cmd`. */
 const nested = (depth: number, cmd: string) => `${"unshare -Ur ".repeat(depth)}${cmd}`; // each level maps its root
@@ -144,5 +145,75 @@ Deno.test({
         assert.equal(mode, "2");
         assert.notEqual(ns, app, "each content process in a user namespace of Firefox's own");
       }
+    }),
+});
+
+/** An AppRun that tries to build a sandbox: a user namespace with root mapped, and chroot in it. */
+const TRIES = "#!/bin/sh\nunshare -Ur /usr/sbin/chroot / echo own-sandbox-ok 2>&1\n";
+
+Deno.test("an AppImage that is a Chromium/Electron build gets nested_sandbox, with a notice; others do not; a config turns it off", () =>
+  withUserDirs(["bbl-home-", "bbl-img-"], async (home, dir) => {
+    const electron = buildAppImage(
+      dir,
+      "Chat.AppImage",
+      {
+        AppRun: { text: TRIES, mode: 0o755 },
+        "chrome-sandbox": "",
+        "resources/app.asar": "",
+      },
+      "gzip",
+      user,
+    );
+    const plain = buildAppImage(dir, "Tool.AppImage", { AppRun: { text: TRIES, mode: 0o755 } }, "gzip", user);
+    const e = await bbl(["--appimage", electron], { home });
+    assert.equal(e.stdout, "own-sandbox-ok\n", e.stderr);
+    assert.match(
+      e.stderr,
+      /^bbl: Chat\.AppImage is a Chromium\/Electron build: it may build its own sandbox \(nested_sandbox; nested_sandbox: false in its configuration turns this off\)$/m,
+    );
+    // the answer is remembered: the second start looks no more, and says so again
+    const again = await bbl(["--appimage", electron], { home });
+    assert.equal(again.stdout, "own-sandbox-ok\n", again.stderr);
+    const p = await bbl(["--appimage", plain], { home });
+    assert.match(p.stdout, /Operation not permitted/);
+    assert.doesNotMatch(p.stderr, /Chromium\/Electron/);
+    writeAsUser(`${home}/.config/bbl/Chat.yaml`, "nested_sandbox: false\n");
+    const off = await bbl(["--appimage", electron], { home });
+    assert.match(off.stdout, /Operation not permitted/);
+    assert.doesNotMatch(off.stderr, /Chromium\/Electron/);
+  }));
+
+Deno.test({
+  name:
+    "an AppImage whose payload is Debian's Chromium gets nested_sandbox on its own, and Chromium runs with its sandbox",
+  ignore: !chromium,
+  fn: () =>
+    withUserDirs(["bbl-home-", "bbl-img-"], async (home, dir) => {
+      writeAsUser(`${dir}/page.html`, "<html><body><p>hello-bbl</p></body></html>\n");
+      const image = buildAppImage(
+        dir,
+        "Chromium.AppImage",
+        {
+          AppRun: { text: '#!/bin/sh\nexec "$APPDIR/chromium/chromium" "$@"\n', mode: 0o755 },
+          chromium: { tree: "/usr/lib/chromium" },
+        },
+        "gzip",
+        user,
+      );
+      const flags = ["--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking"];
+      const r = await bbl([
+        "--appimage",
+        image,
+        "--ro-bind",
+        dir,
+        "--",
+        ...flags,
+        "--dump-dom",
+        `file://${dir}/page.html`,
+      ], {
+        home,
+      });
+      assert.match(r.stdout, /<p>hello-bbl<\/p>/, r.stderr.slice(-1500));
+      assert.match(r.stderr, /Chromium\.AppImage is a Chromium\/Electron build/);
     }),
 });
