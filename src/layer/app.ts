@@ -45,7 +45,7 @@ function enterWorkingDir(app: AppPlan): void {
  * Spawns the app layer's process, the app itself; returns its pid once it has exec'd (or throws with
  * the exit code a shell would use). Whatever the template says, the app never keeps a capability.
  */
-export function startApp(layer: LayerPlan): number {
+export function startApp(layer: LayerPlan, beforeRelease?: () => void): number {
   const app = layer.app!;
   enterWorkingDir(app);
   const path = app.path ?? resolveCommand(app.argv[0], app.env.PATH ?? "");
@@ -70,6 +70,7 @@ export function startApp(layer: LayerPlan): number {
       env: Object.entries(app.env).map(([k, v]) => `${k}=${v}`),
       pdeathsig: 0, // its parent layer exits; the pid namespace's init outlives it
       ops,
+      ...(beforeRelease ? { beforeRelease } : {}),
       inspect: (pid) => {
         const problems = privilegeProblems(Deno.readTextFileSync(`/proc/${pid}/status`));
         if (problems.length > 0) {

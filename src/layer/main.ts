@@ -11,7 +11,7 @@
  *
  * Imports only local modules (no npm packages): it starts once per layer, so it must load fast.
  */
-import type { Plan } from "../plan/types.ts";
+import type { LayerPlan, Plan } from "../plan/types.ts";
 import { containsApp } from "../plan/tree.ts";
 import { buildRoot } from "./fs.ts";
 import type { AppImageFds } from "./appimage.ts";
@@ -25,6 +25,7 @@ import { TIOCSCTTY } from "../sys/pty.ts";
 import { BblError, EXIT } from "../errors.ts";
 import { SysError } from "../sys/errno.ts";
 import { execNativeInit, hideCommandLine } from "./native_init.ts";
+import { dropOwnPrivileges } from "../sys/privileges.ts";
 
 function report(fd: number, line: string): void {
   const bytes = new TextEncoder().encode(line + "\n");
@@ -50,20 +51,26 @@ async function startLayer(plan: Plan, reportTo: number): Promise<number | null> 
   }
   const appImages = layer.rootMount ? buildRoot(layer) : new Map<string, AppImageFds>();
   for (const h of layer.helpers) await startHelper(h, layer, false);
+  // An init drops its privileges (on this thread, which /proc/PID/status shows) once the layer holding
+  // the app exists and before it runs, so the app never sees its pid 1 privileged. Not before: the
+  // kernel lets a new user namespace map root only if its creator could set file capabilities.
+  const isInit = layer.unshare.includes("pid");
+  const dropFor = (sub: LayerPlan) =>
+    isInit && (sub.app !== undefined || containsApp(sub)) ? dropOwnPrivileges : undefined;
   let appPid: number | null = null;
   for (const sub of layer.sublayers) {
     if (sub.app) {
       // Only the daemons may hold the FUSE connections: if one dies, its mount fails instead of hanging.
       for (const { fuse, image } of appImages.values()) [fuse, image].forEach((fd) => libc.close(fd));
       appImages.clear();
-      appPid = startApp(sub);
+      appPid = startApp(sub, dropFor(sub));
     } else if (!sub.runner) {
       for (const h of sub.helpers) {
         const fds = h.appimage ? appImages.get(h.appimage) : undefined;
         await startHelper(h, sub, true, fds ? [fds.fuse, fds.image] : []);
       }
     } else {
-      const pid = spawnLayer({ ...plan, root: sub }, reportTo, 0);
+      const pid = spawnLayer({ ...plan, root: sub }, reportTo, 0, -1, dropFor(sub));
       // A nested pid namespace's init stands for the app it holds: it forwards and returns its status.
       if (sub.unshare.includes("pid") && containsApp(sub)) appPid = pid;
     }

@@ -54,7 +54,13 @@ function planMemfd(plan: Plan): number {
  * becomes its fd 4; `pdeathsig` only for the first layer, whose parent (the launcher) stays; `stdio`
  * (or -1) replaces its fds 0-2.
  */
-export function spawnLayer(plan: Plan, reportFd: number, pdeathsig: number, stdio = -1): number {
+export function spawnLayer(
+  plan: Plan,
+  reportFd: number,
+  pdeathsig: number,
+  stdio = -1,
+  beforeRelease?: () => void,
+): number {
   const layer = plan.root;
   const runner = layer.runner!;
   const memfd = planMemfd({ ...plan, reporting: reportFd >= 0 });
@@ -87,6 +93,7 @@ export function spawnLayer(plan: Plan, reportFd: number, pdeathsig: number, stdi
         closeFdsOp(reportFd >= 0 ? REPORT_FD + 1 : PLAN_FD + 1),
         ...layerPrivilegeOps(layer),
       ],
+      ...(beforeRelease ? { beforeRelease } : {}),
     });
   } finally {
     fds.forEach((fd) => libc.close(fd));

@@ -4,8 +4,8 @@
  * Sequence, as seen from here:
  *   1. build the argument struct in an mmap'd arena (never V8 memory: the child only has what fork copies);
  *   2. call the stub: it blocks signals, clones with the namespace flags, returns the pid;
- *   3. write the sync byte: the child runs its op list (plain system calls: among them, in a new user
- *      namespace, writing its own id maps) and execs;
+ *   3. `beforeRelease()`, then write the sync byte: the child runs its op list (plain system calls:
+ *      among them, in a new user namespace, writing its own id maps) and execs;
  *   4. read the CLOEXEC error pipe: EOF means exec succeeded, 8 bytes name the failed step and errno.
  */
 import { Arena, mapCode } from "./arena.ts";
@@ -44,6 +44,8 @@ export interface SpawnRequest {
   /** Signals the program starts with blocked (by number); none unless given. */
   blocked?: number[];
   ops: SpawnOp[];
+  /** Runs after the clone, before the child is released: the caller's last privileged moment. */
+  beforeRelease?: () => void;
   /**
    * Runs after the child's ops and before its execve, while it is held on a pipe (to check what the
    * ops did, from /proc/PID/status). Throwing kills the child before it runs anything.
@@ -121,6 +123,7 @@ export function spawn(req: SpawnRequest): number {
     close(syncR);
     close(errW);
     try {
+      req.beforeRelease?.();
       check(libc.write(syncW, new Uint8Array([1]), 1n), "releasing the new process", "write");
     } catch (e) {
       close(syncW); // the child reads EOF and exits without running anything
