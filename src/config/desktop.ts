@@ -125,5 +125,8 @@ export function resolveDesktop(m: Merged, h: DesktopHost, app = false): DesktopO
   const themes = gui.mode === "none"
     ? []
     : THEME_PATHS.map((p) => p.replace(/^~(?=\/)/, h.home)).filter((p) => h.exists(p));
-  return { gui, dbus, audio, devices, themes };
+  // A display and no bus: libdbus and GLib would autolaunch a bus (dbus-launch) and publish its
+  // address on the display, where your own programs look for one. Masked inside.
+  const autolaunch = gui.mode !== "none" && dbus.mode === "none" ? h.tool("dbus-launch") : null;
+  return { gui, dbus, audio, devices, themes, autolaunch };
 }

@@ -4,6 +4,7 @@
  * for them. Paths in the app's root are under /run/user/UID and /tmp/.X11-unix, as apps expect.
  */
 import type { DesktopOptions } from "./options.ts";
+import { MASK_SIZE } from "./config_steps.ts";
 import type { FsOp, Helper } from "./types.ts";
 import type { XauthPlan } from "../desktop/xauth.ts";
 import { proxyArgs } from "../desktop/dbus.ts";
@@ -48,6 +49,9 @@ export function appRootOps(d: DesktopOptions, w: Where): FsOp[] {
   }
   if (d.audio.mode === "pipewire") ops.push({ kind: "robind", src: w.host(d.audio.socket), dest: `${run}/pipewire-0` });
   for (const p of d.themes) ops.push({ kind: "robind", src: w.host(p), dest: p, optional: true });
+  if (d.autolaunch) {
+    ops.push({ kind: "mask", src: w.host(d.autolaunch), dest: d.autolaunch, optional: true, size: MASK_SIZE });
+  }
   return ops;
 }
 

@@ -51,6 +51,8 @@ export interface DesktopOptions {
   devices: string[];
   /** Host paths shown read-only at the same place (fonts, themes, icon caches). */
   themes: string[];
+  /** dbus-launch, masked inside so that an app with a display and no bus cannot autolaunch one; or null. */
+  autolaunch: string | null;
 }
 
 /** The program the command names, as found on the host (src/config/program.ts). */

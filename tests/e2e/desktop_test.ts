@@ -113,6 +113,37 @@ Deno.test("gui x11 on a server that resets when its last client leaves (xvfb-run
     }
   }));
 
+const dbusLaunch = (() => {
+  try {
+    return Deno.statSync("/usr/bin/dbus-launch").isFile;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: "a display and no bus: nothing inside can autolaunch a session bus (dbus-launch masked)",
+  // .ci/run installs dbus-x11, whose dbus-launch GLib and libdbus would use
+  ignore: !dbusLaunch,
+  fn: () =>
+    withUserDirs(["bbl-x-"], async (dir) => {
+      const x = await startXvfb(dir);
+      try {
+        const env = { DISPLAY: `:${x.display}`, XAUTHORITY: x.xauthority };
+        const call = "gdbus call --session --dest org.freedesktop.DBus --object-path / " +
+          "--method org.freedesktop.DBus.ListNames 2>&1; test -r /usr/bin/dbus-launch || echo masked";
+        const r = await bbl(["--gui", "x11", "--", "/bin/sh", "-c", call], { env });
+        assert.doesNotMatch(r.stdout, /org\.freedesktop\.DBus'/, `a bus was autolaunched: ${r.stdout}`);
+        assert.match(r.stdout, /^masked$/m);
+        // without a display there is nothing to autolaunch for: dbus-launch is there as usual
+        const plain = await bbl(["--", "/bin/sh", "-c", "test -r /usr/bin/dbus-launch && echo readable"]);
+        assert.equal(plain.stdout, "readable\n");
+      } finally {
+        await x.stop();
+      }
+    }),
+});
+
 Deno.test("gui xephyr: the app lands on a nested server of its own; two at once; your X server unreachable", async () => {
   await withX(async (x, home) => {
     const env = { DISPLAY: `:${x.display}`, XAUTHORITY: x.xauthority };

@@ -184,6 +184,7 @@ const plan = (d: Partial<DesktopOptions>) => {
         audio: { mode: "none" },
         devices: [],
         themes: [],
+        autolaunch: null,
         ...d,
       },
     }),

@@ -152,6 +152,7 @@ Deno.test("plan: a name the app's PATH finds among bbl's own programs first (xdg
     audio: { mode: "none" as const },
     devices: [],
     themes: [],
+    autolaunch: null,
   };
   const plan = buildPlan(runOptions({ command: ["xdg-open", "https://example.org/"], program, desktop }), host, dflt());
   assert.equal(app(plan).path, undefined, "found in /sbxdir/bin inside");
