@@ -55,11 +55,20 @@ export function appRootOps(d: DesktopOptions, w: Where): FsOp[] {
   return ops;
 }
 
-/** Variables the app gets for what it was given. */
-export function appEnv(d: DesktopOptions, uid: number): Record<string, string> {
+/** Your input method's variables, which an app with a display gets (typing through it goes by the portal). */
+export const INPUT_METHOD_ENV = ["GTK_IM_MODULE", "QT_IM_MODULE", "XMODIFIERS", "SDL_IM_MODULE"];
+
+/** Variables the app gets for what it was given; `host`: your environment. */
+export function appEnv(d: DesktopOptions, uid: number, host: Record<string, string> = {}): Record<string, string> {
   const run = `/run/user/${uid}`;
   const env: Record<string, string> = {};
   const g = d.gui;
+  if (g.mode !== "none") {
+    for (const k of INPUT_METHOD_ENV) if (host[k] !== undefined) env[k] = host[k];
+    // GTK apps keep their settings in the sandbox's home (~/.config/glib-2.0/settings/keyfile), as in
+    // Flatpak: never in your dconf database, which they could not reach anyway (no dconf on the bus).
+    env.GSETTINGS_BACKEND = "keyfile";
+  }
   if (g.mode === "x11" || g.mode === "xephyr") {
     Object.assign(env, { DISPLAY: `:${g.display}`, XAUTHORITY: `${run}/Xauthority` });
   }

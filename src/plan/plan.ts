@@ -608,7 +608,7 @@ export function buildPlan(opts: RunOptions, host: HostFacts, template: Template)
     xdg_runtime_dir: host.env.XDG_RUNTIME_DIR ?? "",
     hostname: opts.hostname ?? DEFAULT_HOSTNAME,
   };
-  Object.assign(app.env, appEnv(opts.desktop, uid));
+  Object.assign(app.env, appEnv(opts.desktop, uid, host.env));
   if (opts.desktop.gui.mode !== "none") app.env.PATH = `/sbxdir/bin:${app.env.PATH}`;
   for (const k of opts.unsetenv) delete app.env[k];
   const planner = new Planner(template, opts, host, vars, app, instanceDir);

@@ -4,7 +4,7 @@
  * fonts, the GPU, xdg-open. Screenshots go to a directory each test prints.
  */
 import assert from "node:assert/strict";
-import { bbl, readRest, REPO, startBbl, user, userTempDir, withUserDirs, writeAsUser } from "../helpers.ts";
+import { bbl, exists, readRest, REPO, startBbl, user, userTempDir, withUserDirs, writeAsUser } from "../helpers.ts";
 import { buildAppImage } from "../appimage_fixture.ts";
 import { hasDrawing, xwdToPng } from "../xwd_png.ts";
 import { runtimeDir, startBus, startSocket, startWeston, startXvfb, type Xserver } from "../desktop_servers.ts";
@@ -108,6 +108,33 @@ Deno.test("gui x11 on a server that resets when its last client leaves (xvfb-run
       });
       assert.equal(r.stdout, "1\n", r.stderr);
       assert.doesNotMatch(r.stderr, /Invalid MIT-MAGIC-COOKIE/);
+    } finally {
+      await x.stop();
+    }
+  }));
+
+Deno.test("with a display: your input method's variables pass; GTK settings stay in the sandbox's home", () =>
+  withUserDirs(["bbl-x-", "bbl-home-"], async (dir, home) => {
+    const x = await startXvfb(dir);
+    try {
+      const im = { GTK_IM_MODULE: "ibus", QT_IM_MODULE: "ibus", XMODIFIERS: "@im=ibus", SDL_IM_MODULE: "ibus" };
+      const env = { DISPLAY: `:${x.display}`, XAUTHORITY: x.xauthority, ...im };
+      const show = 'echo "$GTK_IM_MODULE $QT_IM_MODULE $XMODIFIERS $SDL_IM_MODULE"';
+      const r = await bbl(["--gui", "x11", "--", "/bin/sh", "-c", show], { env });
+      assert.equal(r.stdout, "ibus ibus @im=ibus ibus\n", r.stderr);
+      const none = await bbl(["--", "/bin/sh", "-c", show], { env });
+      assert.equal(none.stdout, "   \n", "without a display, none of them");
+      // a setting written inside lands in the sandbox's (here persistent) home, never in dconf
+      const set =
+        "gsettings set org.gnome.desktop.interface clock-format 12h && gsettings get org.gnome.desktop.interface clock-format";
+      const g = await bbl(["--gui", "x11", "--home", "persist", "--name", "gset", "--", "/bin/sh", "-c", set], {
+        env,
+        home,
+      });
+      assert.equal(g.stdout, "'12h'\n", g.stderr);
+      const keyfile = `${home}/.local/state/bbl/gset/home/.config/glib-2.0/settings/keyfile`;
+      assert.match(Deno.readTextFileSync(keyfile), /clock-format='12h'/);
+      assert.equal(exists(`${home}/.config/dconf`), false, "nothing in the host's dconf");
     } finally {
       await x.stop();
     }
