@@ -70,6 +70,15 @@ export function writeAsUser(path: string, text: string, mode = 0o644): void {
   if (Deno.uid() === 0) Deno.chownSync(path, user.uid, user.gid);
 }
 
+/** Whether a program of the machine's is installed (tests of real programs run only where they are). */
+export function installed(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
 export function exists(p: string): boolean {
   try {
     Deno.lstatSync(p);

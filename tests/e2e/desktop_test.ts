@@ -4,7 +4,18 @@
  * fonts, the GPU, xdg-open. Screenshots go to a directory each test prints.
  */
 import assert from "node:assert/strict";
-import { bbl, exists, readRest, REPO, startBbl, user, userTempDir, withUserDirs, writeAsUser } from "../helpers.ts";
+import {
+  bbl,
+  exists,
+  installed,
+  readRest,
+  REPO,
+  startBbl,
+  user,
+  userTempDir,
+  withUserDirs,
+  writeAsUser,
+} from "../helpers.ts";
 import { buildAppImage } from "../appimage_fixture.ts";
 import { hasDrawing, xwdToPng } from "../xwd_png.ts";
 import { runtimeDir, startBus, startSocket, startWeston, startXvfb, type Xserver } from "../desktop_servers.ts";
@@ -140,13 +151,7 @@ Deno.test("with a display: your input method's variables pass; GTK settings stay
     }
   }));
 
-const dbusLaunch = (() => {
-  try {
-    return Deno.statSync("/usr/bin/dbus-launch").isFile;
-  } catch {
-    return false;
-  }
-})();
+const dbusLaunch = installed("/usr/bin/dbus-launch");
 
 Deno.test({
   name: "a display and no bus: nothing inside can autolaunch a session bus (dbus-launch masked)",

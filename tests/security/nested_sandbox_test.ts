@@ -4,7 +4,7 @@
  * chroot, and Debian's Chromium (installed by .ci/run) with its own sandbox on.
  */
 import assert from "node:assert/strict";
-import { bbl, sandboxSh, user, withUserDirs, writeAsUser } from "../helpers.ts";
+import { bbl, installed, sandboxSh, user, withUserDirs, writeAsUser } from "../helpers.ts";
 import { buildAppImage } from "../appimage_fixture.ts";
 
 /** `depth` user namespaces, each inside the one before (each maps its root, or the next could not be made), then `cmd`. */
@@ -56,13 +56,7 @@ Deno.test("nested_sandbox composes with --seccomp off (the lock still counts); s
     assert.match(refused.stderr, /for an app's own sandbox use nested_sandbox \(--nested-sandbox\)/);
   }));
 
-const chromium = (() => {
-  try {
-    return Deno.statSync("/usr/bin/chromium").isFile;
-  } catch {
-    return false;
-  }
-})();
+const chromium = installed("/usr/bin/chromium");
 
 Deno.test({
   name:
@@ -106,13 +100,7 @@ Deno.test({
     }),
 });
 
-const firefox = (() => {
-  try {
-    return Deno.statSync("/usr/bin/firefox-esr").isFile;
-  } catch {
-    return false;
-  }
-})();
+const firefox = installed("/usr/bin/firefox-esr");
 
 Deno.test({
   name: "Firefox ESR with --nested-sandbox: a headless screenshot, content processes in user namespaces of their own",

@@ -178,15 +178,7 @@ Deno.test("desktop options: what is asked must be there", () => {
 const plan = (d: Partial<DesktopOptions>) => {
   const p = buildPlan(
     runOptions({
-      desktop: {
-        gui: { mode: "none" },
-        dbus: { mode: "none" },
-        audio: { mode: "none" },
-        devices: [],
-        themes: [],
-        autolaunch: null,
-        ...d,
-      },
+      desktop: { ...runOptions().desktop, ...d },
     }),
     host,
     DEFAULT_TEMPLATE,
