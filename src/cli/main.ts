@@ -28,7 +28,7 @@ import { loadYaml } from "../yaml.ts";
 import { approve, type Asker } from "../config/approval.ts";
 import { askYesNo } from "./ask.ts";
 import { appImageRequest, hostView, resolveConfig } from "../config/resolve.ts";
-import { isBrowserBuild } from "../appimage/browser.ts";
+import { type ImageFacts, imageFacts } from "../appimage/browser.ts";
 import { formatMerged, mergeConfigs, type Merged } from "../config/merge.ts";
 import { checkAppImageTools } from "../appimage/tools.ts";
 import { cacheBase, extracted, type SandboxRunner } from "../appimage/extract.ts";
@@ -105,22 +105,26 @@ function withLists(raw: RawRunOptions): RawRunOptions {
 }
 
 /**
- * An AppImage that is a Chromium/Electron build gets nested_sandbox unless a source sets that key
- * (said in one line). `probe`: look at an image not seen before (a sandbox run); else only remember.
+ * What an AppImage's contents decide (src/appimage/browser.ts): a Chromium/Electron build gets
+ * nested_sandbox unless a source sets that key (said in one line), and the app may own its desktop
+ * id's bus names (ID and ID.*) through a filtered bus. `probe`: look at an image not seen before (a
+ * sandbox run); else use only what is remembered.
  */
-async function browserAppImage(merged: Merged, name: string, image: string, host: HostFacts, probe: boolean) {
-  if ((merged.scalars.nested_sandbox?.from.label ?? "defaults") !== "defaults") return;
-  let browser = false;
+async function appImageFacts(merged: Merged, name: string, image: string, host: HostFacts, probe: boolean) {
+  let facts: ImageFacts | null = null;
   try {
     const a = appImageRequest(name, image, hostView(host.env, host.home, host.cwd));
     checkAppImageTools([a], false);
     const look: SandboxRunner = probe ? sandboxRunner(host) : () => Promise.resolve(2);
-    browser = await isBrowserBuild(a, host.instanceBase, look);
+    facts = await imageFacts(a, host.instanceBase, look);
   } catch {
     return; // a bad image or a missing tool: the run itself says so
   }
-  if (!browser) return;
-  merged.scalars.nested_sandbox = { value: true, from: { label: "bbl: a Chromium/Electron AppImage", dir: host.cwd } };
+  if (facts === null) return;
+  const from = { label: "bbl: the AppImage's contents", dir: host.cwd };
+  if (facts.desktopId) merged.dbus_own.push({ value: facts.desktopId, from }, { value: `${facts.desktopId}.*`, from });
+  if (!facts.browser || (merged.scalars.nested_sandbox?.from.label ?? "defaults") !== "defaults") return;
+  merged.scalars.nested_sandbox = { value: true, from };
   console.error(
     `bbl: ${image.split("/").pop()} is a Chromium/Electron build: it may build its own sandbox (nested_sandbox; ` +
       "nested_sandbox: false in its configuration turns this off)",
@@ -142,7 +146,7 @@ async function resolveRun(given: RawRunOptions, args: string[], host: HostFacts,
   const policyFile = raw.seccomp !== undefined && !["default", "off"].includes(raw.seccomp);
   if (raw.template !== undefined || policyFile || readsConfigFiles(input)) await loadYaml();
   const { name, merged } = loadConfig(input);
-  if (raw.appimage) await browserAppImage(merged, name, raw.appimage, host, probe);
+  if (raw.appimage) await appImageFacts(merged, name, raw.appimage, host, probe);
   const command = raw.appimage ? (raw.shell ? [] : [`/sbxdir/apps/run_${name}`, ...args]) : args;
   const opts = resolveConfig(name, merged, command, ids, hostView(host.env, host.home, host.cwd), raw.appimage);
   checkAppImageTools(opts.appimages, raw.appimageExtract ?? false);

@@ -328,6 +328,34 @@ Deno.test("dbus filter: portals and notifications reachable, systemd and a termi
   }
 });
 
+Deno.test("dbus filter: an AppImage may own the bus names of its desktop file's id (ID and ID.*), and no others", () =>
+  withUserDirs(["bbl-home-", "bbl-img-"], async (home, dir) => {
+    const rt = runtimeDir();
+    const bus = await startBus(rt, []);
+    try {
+      const own = (n: string) =>
+        `gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus ` +
+        `--method org.freedesktop.DBus.RequestName ${n} 4 >/dev/null 2>&1 && echo "owns ${n}" || echo "not ${n}"`;
+      const run = ["#!/bin/sh", ...["org.example.Tool", "org.example.Tool.Sub", "org.other.App"].map(own)].join("\n");
+      const image = buildAppImage(
+        dir,
+        "Tool.AppImage",
+        {
+          AppRun: { text: run + "\n", mode: 0o755 },
+          "org.example.Tool.desktop": "[Desktop Entry]\nType=Application\nName=Tool\nExec=tool\n",
+        },
+        "gzip",
+        user,
+      );
+      const env = { XDG_RUNTIME_DIR: rt, DBUS_SESSION_BUS_ADDRESS: `unix:path=${rt}/bus` };
+      const r = await bbl(["--dbus", "filter", "--appimage", image], { home, env });
+      assert.equal(r.stdout, "owns org.example.Tool\nowns org.example.Tool.Sub\nnot org.other.App\n", r.stderr);
+    } finally {
+      await bus.stop();
+      Deno.removeSync(rt, { recursive: true });
+    }
+  }));
+
 Deno.test("audio: the sound server's socket only when asked; fonts when present; the GPU or a clear error", async () => {
   const rt = runtimeDir(), home = userTempDir("bbl-home-");
   const pulse = await startSocket(`${rt}/pulse/native`);

@@ -1,5 +1,6 @@
 /** AppImage reading (every ELF class and byte order), the plan it makes, and the files bbl writes for it. */
 import assert from "node:assert/strict";
+import { desktopId } from "../../src/appimage/browser.ts";
 import { readAppImage } from "../../src/appimage/format.ts";
 import { checkAppImageTools } from "../../src/appimage/tools.ts";
 import { desktopKeys, execArg } from "../../src/appimage/desktop.ts";
@@ -155,4 +156,11 @@ Deno.test("AppImage: the run script, desktop files, and the tools a run needs", 
   const noFuse = { tool: (n: string) => `/usr/bin/${n}`, fuse: () => false };
   assert.throws(() => checkAppImageTools([req()], false, noFuse), /no \/dev\/fuse/);
   checkAppImageTools([req()], false, { tool: (n) => `/usr/bin/${n}`, fuse: () => true });
+});
+
+Deno.test("an AppImage's desktop id: the first desktop file's name, when it is a bus name", () => {
+  assert.equal(desktopId("org.xfce.mousepad.desktop\nother.desktop\n"), "org.xfce.mousepad");
+  assert.equal(desktopId("mousepad.desktop\n"), null, "one part: not a bus name");
+  assert.equal(desktopId("org.x.$(rm).desktop\n"), null);
+  assert.equal(desktopId(""), null);
 });
