@@ -356,6 +356,26 @@ Deno.test("dbus filter: an AppImage may own the bus names of its desktop file's 
     }
   }));
 
+Deno.test("dbus filter: tray icons' watcher (StatusNotifierWatcher) is out of reach unless listed in dbus_talk", () =>
+  withUserDirs(["bbl-home-"], async (home) => {
+    const rt = runtimeDir();
+    const watcher = "org.kde.StatusNotifierWatcher";
+    const bus = await startBus(rt, [watcher]);
+    try {
+      const call = `gdbus call --session --dest ${watcher} --object-path / --method org.example.Any >/dev/null 2>&1 ` +
+        `&& echo yes || echo no`;
+      const env = { XDG_RUNTIME_DIR: rt, DBUS_SESSION_BUS_ADDRESS: `unix:path=${rt}/bus` };
+      const r = await bbl(["--dbus", "filter", "--", "/bin/sh", "-c", call], { home, env });
+      assert.equal(r.stdout, "no\n", r.stderr);
+      writeAsUser(`${home}/.config/bbl/default.yaml`, `dbus_talk: [${watcher}]\n`);
+      const listed = await bbl(["--dbus", "filter", "--", "/bin/sh", "-c", call], { home, env });
+      assert.equal(listed.stdout, "yes\n", "reachable when you list it");
+    } finally {
+      await bus.stop();
+      Deno.removeSync(rt, { recursive: true });
+    }
+  }));
+
 Deno.test("audio: the sound server's socket only when asked; fonts when present; the GPU or a clear error", async () => {
   const rt = runtimeDir(), home = userTempDir("bbl-home-");
   const pulse = await startSocket(`${rt}/pulse/native`);
