@@ -72,7 +72,11 @@ export function appEnv(d: DesktopOptions, uid: number, host: Record<string, stri
   if (g.mode === "x11" || g.mode === "xephyr") {
     Object.assign(env, { DISPLAY: `:${g.display}`, XAUTHORITY: `${run}/Xauthority` });
   }
-  if (g.mode === "wayland") env.WAYLAND_DISPLAY = g.socket.split("/").pop()!;
+  if (g.mode === "wayland") {
+    env.WAYLAND_DISPLAY = g.socket.split("/").pop()!;
+    // Qt picks xcb unless told, and aborts without an X server (GTK chooses Wayland itself).
+    env.QT_QPA_PLATFORM = "wayland";
+  }
   if (d.dbus.mode !== "none") env.DBUS_SESSION_BUS_ADDRESS = `unix:path=${run}/bus`;
   if (d.audio.mode === "pulse") {
     env.PULSE_SERVER = `unix:${run}/pulse/native`;

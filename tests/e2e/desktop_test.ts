@@ -250,6 +250,31 @@ except OSError as e: print('unreachable')`,
   });
 });
 
+const QT5_APP = "/usr/lib/x86_64-linux-gnu/qt5/examples/widgets/widgets/analogclock/analogclock";
+
+Deno.test({
+  name: "gui wayland: a Qt 5 app runs on the compositor (Qt told to use Wayland) instead of aborting without X",
+  // .ci/run installs qtbase5-examples and qtwayland5 (x86_64: the example's path)
+  ignore: !installed(QT5_APP),
+  fn: () =>
+    withUserDirs(["bbl-home-"], async (home) => {
+      const rt = runtimeDir();
+      const w = await startWeston(rt);
+      try {
+        const env = { XDG_RUNTIME_DIR: rt, WAYLAND_DISPLAY: "wayland-bbl" };
+        const r = await bbl(["--gui", "wayland", "--", "/bin/sh", "-c", `timeout 3 ${QT5_APP}; echo "rc=$?"`], {
+          home,
+          env,
+        });
+        assert.match(r.stdout, /^rc=124$/m, `it ran until stopped: ${r.stdout} ${r.stderr}`);
+        assert.doesNotMatch(r.stderr, /Could not load the Qt platform plugin/);
+      } finally {
+        await w.stop();
+        Deno.removeSync(rt, { recursive: true });
+      }
+    }),
+});
+
 Deno.test("gui wayland: the compositor's socket under the same name, and no X11", async () => {
   const rt = runtimeDir(), home = userTempDir("bbl-home-");
   const w = await startWeston(rt);
