@@ -69,11 +69,13 @@ export function appEnv(d: DesktopOptions, uid: number, host: Record<string, stri
     // Flatpak: never in your dconf database, which they could not reach anyway (no dconf on the bus).
     env.GSETTINGS_BACKEND = "keyfile";
   }
+  // XDG_SESSION_TYPE: Chromium chooses its display platform by it (GTK and Qt do not).
   if (g.mode === "x11" || g.mode === "xephyr") {
-    Object.assign(env, { DISPLAY: `:${g.display}`, XAUTHORITY: `${run}/Xauthority` });
+    Object.assign(env, { DISPLAY: `:${g.display}`, XAUTHORITY: `${run}/Xauthority`, XDG_SESSION_TYPE: "x11" });
   }
   if (g.mode === "wayland") {
     env.WAYLAND_DISPLAY = g.socket.split("/").pop()!;
+    env.XDG_SESSION_TYPE = "wayland";
     // Qt picks xcb unless told, and aborts without an X server (GTK chooses Wayland itself).
     env.QT_QPA_PLATFORM = "wayland";
   }

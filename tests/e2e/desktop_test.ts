@@ -275,6 +275,37 @@ Deno.test({
     }),
 });
 
+Deno.test({
+  name: "gui wayland: Chromium runs on the compositor, no X server needed (its platform chosen by the session type)",
+  ignore: !installed("/usr/bin/chromium"),
+  fn: () =>
+    withUserDirs(["bbl-home-"], async (home) => {
+      const rt = runtimeDir();
+      const w = await startWeston(rt);
+      try {
+        const env = { XDG_RUNTIME_DIR: rt, WAYLAND_DISPLAY: "wayland-bbl" };
+        const flags = "--no-first-run --disable-gpu --disable-background-networking --user-data-dir=/tmp/c";
+        const r = await bbl(
+          [
+            "--gui",
+            "wayland",
+            "--nested-sandbox",
+            "--",
+            "/bin/sh",
+            "-c",
+            `timeout 6 chromium ${flags} about:blank; echo "rc=$?"`,
+          ],
+          { home, env },
+        );
+        assert.match(r.stdout, /^rc=124$/m, `it ran until stopped: ${r.stdout} ${r.stderr.slice(-1500)}`);
+        assert.doesNotMatch(r.stderr, /Missing X server/);
+      } finally {
+        await w.stop();
+        Deno.removeSync(rt, { recursive: true });
+      }
+    }),
+});
+
 Deno.test("gui wayland: the compositor's socket under the same name, and no X11", async () => {
   const rt = runtimeDir(), home = userTempDir("bbl-home-");
   const w = await startWeston(rt);
