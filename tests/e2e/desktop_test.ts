@@ -151,6 +151,54 @@ Deno.test("with a display: your input method's variables pass; GTK settings stay
     }
   }));
 
+Deno.test({
+  name: "gui x11, untrusted: a German layout types ä ö ß into the app (core keymap); XKEYBOARD is what the app lacks",
+  // .ci/run installs xdotool and setxkbmap (x11-xkb-utils)
+  ignore: !installed("/usr/bin/xdotool") || !installed("/usr/bin/setxkbmap"),
+  fn: () =>
+    withUserDirs(["bbl-x-", "bbl-home-"], async (dir, home) => {
+      const x = await startXvfb(dir);
+      try {
+        assert.equal((await x.client(["setxkbmap", "de"])).code, 0);
+        const env = { DISPLAY: `:${x.display}`, XAUTHORITY: x.xauthority };
+        const ext = await bbl(["--gui", "x11", "--", "/bin/sh", "-c", "xdpyinfo | grep -c XKEYBOARD"], { env, home });
+        assert.equal(ext.stdout, "0\n", "the SECURITY extension hides XKEYBOARD from untrusted clients");
+        assert.match((await x.client(["xdpyinfo"])).out, /XKEYBOARD/, "which the server has");
+        // line-buffered: xev writes to a pipe
+        const xevArgv = [
+          "--gui",
+          "x11",
+          "--",
+          "stdbuf",
+          "-oL",
+          "xev",
+          "-geometry",
+          "300x300+0+0",
+          "-event",
+          "keyboard",
+        ];
+        const xev = await startBbl(xevArgv, home, "Outer window", env);
+        try {
+          await new Promise((r) => setTimeout(r, 500));
+          await x.client(["xdotool", "mousemove", "100", "100"]);
+          await x.client(["xdotool", "key", "adiaeresis", "odiaeresis", "ssharp"]);
+          await new Promise((r) => setTimeout(r, 500));
+        } finally {
+          xev.child.kill("SIGTERM");
+        }
+        const out = xev.output + await readRest(xev.reader);
+        await xev.child.status;
+        // German keycodes (on a US layout 48, 47 and 20 are ' ; and -)
+        assert.match(out, /keycode 48 \(keysym 0xe4, adiaeresis\)/);
+        assert.match(out, /keycode 47 \(keysym 0xf6, odiaeresis\)/);
+        assert.match(out, /keycode 20 \(keysym 0xdf, ssharp\)/);
+        assert.match(out, /XLookupString gives 2 bytes: \(c3 a4\) "ä"/);
+      } finally {
+        await x.stop();
+      }
+    }),
+});
+
 const dbusLaunch = installed("/usr/bin/dbus-launch");
 
 Deno.test({
