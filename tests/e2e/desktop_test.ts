@@ -300,26 +300,31 @@ except OSError as e: print('unreachable')`,
 
 const QT5_APP = "/usr/lib/x86_64-linux-gnu/qt5/examples/widgets/widgets/analogclock/analogclock";
 
+/** A headless weston of the test user's for `fn`, with the environment that names it. */
+const onWeston = (fn: (home: string, env: Record<string, string>) => Promise<void>) =>
+  withUserDirs(["bbl-home-"], async (home) => {
+    const rt = runtimeDir();
+    const w = await startWeston(rt);
+    try {
+      await fn(home, { XDG_RUNTIME_DIR: rt, WAYLAND_DISPLAY: "wayland-bbl" });
+    } finally {
+      await w.stop();
+      Deno.removeSync(rt, { recursive: true });
+    }
+  });
+
 Deno.test({
   name: "gui wayland: a Qt 5 app runs on the compositor (Qt told to use Wayland) instead of aborting without X",
   // .ci/run installs qtbase5-examples and qtwayland5 (x86_64: the example's path)
   ignore: !installed(QT5_APP),
   fn: () =>
-    withUserDirs(["bbl-home-"], async (home) => {
-      const rt = runtimeDir();
-      const w = await startWeston(rt);
-      try {
-        const env = { XDG_RUNTIME_DIR: rt, WAYLAND_DISPLAY: "wayland-bbl" };
-        const r = await bbl(["--gui", "wayland", "--", "/bin/sh", "-c", `timeout 3 ${QT5_APP}; echo "rc=$?"`], {
-          home,
-          env,
-        });
-        assert.match(r.stdout, /^rc=124$/m, `it ran until stopped: ${r.stdout} ${r.stderr}`);
-        assert.doesNotMatch(r.stderr, /Could not load the Qt platform plugin/);
-      } finally {
-        await w.stop();
-        Deno.removeSync(rt, { recursive: true });
-      }
+    onWeston(async (home, env) => {
+      const r = await bbl(["--gui", "wayland", "--", "/bin/sh", "-c", `timeout 3 ${QT5_APP}; echo "rc=$?"`], {
+        home,
+        env,
+      });
+      assert.match(r.stdout, /^rc=124$/m, `it ran until stopped: ${r.stdout} ${r.stderr}`);
+      assert.doesNotMatch(r.stderr, /Could not load the Qt platform plugin/);
     }),
 });
 
@@ -327,30 +332,22 @@ Deno.test({
   name: "gui wayland: Chromium runs on the compositor, no X server needed (its platform chosen by the session type)",
   ignore: !installed("/usr/bin/chromium"),
   fn: () =>
-    withUserDirs(["bbl-home-"], async (home) => {
-      const rt = runtimeDir();
-      const w = await startWeston(rt);
-      try {
-        const env = { XDG_RUNTIME_DIR: rt, WAYLAND_DISPLAY: "wayland-bbl" };
-        const flags = "--no-first-run --disable-gpu --disable-background-networking --user-data-dir=/tmp/c";
-        const r = await bbl(
-          [
-            "--gui",
-            "wayland",
-            "--nested-sandbox",
-            "--",
-            "/bin/sh",
-            "-c",
-            `timeout 6 chromium ${flags} about:blank; echo "rc=$?"`,
-          ],
-          { home, env },
-        );
-        assert.match(r.stdout, /^rc=124$/m, `it ran until stopped: ${r.stdout} ${r.stderr.slice(-1500)}`);
-        assert.doesNotMatch(r.stderr, /Missing X server/);
-      } finally {
-        await w.stop();
-        Deno.removeSync(rt, { recursive: true });
-      }
+    onWeston(async (home, env) => {
+      const flags = "--no-first-run --disable-gpu --disable-background-networking --user-data-dir=/tmp/c";
+      const r = await bbl(
+        [
+          "--gui",
+          "wayland",
+          "--nested-sandbox",
+          "--",
+          "/bin/sh",
+          "-c",
+          `timeout 6 chromium ${flags} about:blank; echo "rc=$?"`,
+        ],
+        { home, env },
+      );
+      assert.match(r.stdout, /^rc=124$/m, `it ran until stopped: ${r.stdout} ${r.stderr.slice(-1500)}`);
+      assert.doesNotMatch(r.stderr, /Missing X server/);
     }),
 });
 
