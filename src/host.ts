@@ -4,6 +4,7 @@ import { libc } from "./sys/libc.ts";
 import { instanceBase } from "./instance.ts";
 import { runnerFacts } from "./selfexec.ts";
 import { DEFAULT_PATH } from "./plan/env.ts";
+import { isExecutableFile } from "./sys/files.ts";
 
 function userName(uid: number): string {
   try {
@@ -55,11 +56,5 @@ export function gatherHost(tty: string | null = null): HostFacts {
 
 /** A program in the sandbox's default PATH, as the host has it (the sandbox shows the same /usr), or null. */
 export function findTool(name: string): string | null {
-  for (const dir of DEFAULT_PATH.split(":")) {
-    try {
-      const st = Deno.statSync(`${dir}/${name}`);
-      if (st.isFile && ((st.mode ?? 0) & 0o111) !== 0) return `${dir}/${name}`;
-    } catch { /* not here */ }
-  }
-  return null;
+  return DEFAULT_PATH.split(":").map((dir) => `${dir}/${name}`).find(isExecutableFile) ?? null;
 }

@@ -15,6 +15,7 @@ import { findTool } from "../host.ts";
 import { displaysInUse } from "../desktop/display.ts";
 import { instanceBase } from "../instance.ts";
 import { libc } from "../sys/libc.ts";
+import { isExecutableFile } from "../sys/files.ts";
 import { UsageError } from "../errors.ts";
 import { NESTED_SANDBOX, type Policy, policyWith } from "../seccomp/policy.ts";
 import { parsePolicy } from "../seccomp/file.ts";
@@ -52,14 +53,7 @@ export const hostView = (env: Record<string, string>, home: string, cwd: string)
       return false;
     }
   },
-  isExecutable: (p) => {
-    try {
-      const st = Deno.statSync(p);
-      return st.isFile && ((st.mode ?? 0) & 0o111) !== 0;
-    } catch {
-      return false;
-    }
-  },
+  isExecutable: isExecutableFile,
   readFile: (p) => Deno.readTextFileSync(p),
   appImage: inspectAppImage,
   exists: (p) => {

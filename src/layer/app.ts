@@ -15,15 +15,7 @@ import { idMapOps } from "./idmap.ts";
 import { cloneFlags, timeNsOp } from "./spawn_layer.ts";
 import { seccompOp } from "../seccomp/apply.ts";
 import { limitOps } from "../sys/limits.ts";
-
-function isExecutableFile(p: string): boolean {
-  try {
-    const st = Deno.statSync(p);
-    return st.isFile && ((st.mode ?? 0) & 0o111) !== 0;
-  } catch {
-    return false;
-  }
-}
+import { isExecutableFile } from "../sys/files.ts";
 
 /** The path execve gets: a name without '/' is looked up in the sandbox's PATH, like a shell does. */
 export function resolveCommand(cmd: string, path: string): string {

@@ -5,16 +5,13 @@
  * another sandbox shares with this one (a `--home DIR`) can be changed while this root is built: a
  * component swapped for a symlink makes the step fail (ELOOP), it never leads outside.
  */
-import { check, cstr, errno, libc } from "../sys/libc.ts";
+import { check, cstr, errno, libc, ptr, writeAll } from "../sys/libc.ts";
 import { nr, O } from "../sys/consts.ts";
 import { BblError } from "../errors.ts";
 import { SysError } from "../sys/errno.ts";
 
 const RESOLVE_NO_SYMLINKS = 0x04, RESOLVE_BENEATH = 0x08;
-const O_DIRECTORY = 0o200000, O_EXCL = 0o200;
 const EEXIST = 17, ENOENT = 2, ELOOP = 40, ENOTDIR = 20;
-
-const ptr = (buf: Uint8Array) => Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf));
 
 /** openat2(dirfd, name, flags, no symlinks, beneath), or -errno. */
 function openBeneath(dirfd: number, name: string, flags: number): number {
@@ -39,7 +36,7 @@ export class Beneath {
   /** The directory `path` (this layer's view) as the root of every later path. */
   static open(path: string): Beneath {
     const fd = check(
-      libc.open(cstr(path), O.PATH | O_DIRECTORY | O.NOFOLLOW | O.CLOEXEC, 0),
+      libc.open(cstr(path), O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC, 0),
       `opening ${path}`,
       "open",
     );
@@ -68,17 +65,22 @@ export class Beneath {
     let at = "";
     for (const part of parts) {
       at += `/${part}`;
-      let next = openBeneath(fd, part, O.PATH | O_DIRECTORY);
-      if (next === -ENOENT) {
-        if (libc.mkdirat(fd, cstr(part), 0o755) < 0 && errno() !== EEXIST) {
-          throw new SysError(`creating ${at} for ${dest}`, errno(), "mkdirat");
+      let next: number;
+      try {
+        next = openBeneath(fd, part, O.PATH | O.DIRECTORY);
+        if (next === -ENOENT) {
+          if (libc.mkdirat(fd, cstr(part), 0o755) < 0 && errno() !== EEXIST) {
+            throw new SysError(`creating ${at} for ${dest}`, errno(), "mkdirat");
+          }
+          next = openBeneath(fd, part, O.PATH | O.DIRECTORY);
         }
-        next = openBeneath(fd, part, O.PATH | O_DIRECTORY);
+      } finally {
+        if (fd !== this.rootFd) libc.close(fd); // only the last directory is kept
       }
       if (next < 0) this.fail(dest, at, -next);
-      fd = this.keep(next);
+      fd = next;
     }
-    return [fd, name];
+    return [fd === this.rootFd ? fd : this.keep(fd), name];
   }
 
   /** dest itself, which must exist: a "/proc/self/fd/N" path naming exactly it. */
@@ -111,13 +113,13 @@ export class Beneath {
     if (dest === "/") return `/proc/self/fd/${this.rootFd}`;
     const [dir, name] = this.parent(dest);
     if (asFile) {
-      const created = libc.openat(dir, cstr(name), O.CREAT | O_EXCL | O.WRONLY | O.NOFOLLOW | O.CLOEXEC, 0o644);
+      const created = libc.openat(dir, cstr(name), O.CREAT | O.EXCL | O.WRONLY | O.NOFOLLOW | O.CLOEXEC, 0o644);
       if (created >= 0) libc.close(created);
       else if (errno() !== EEXIST) throw new SysError(`creating the mount point ${dest}`, errno(), "openat");
     } else if (libc.mkdirat(dir, cstr(name), 0o755) < 0 && errno() !== EEXIST) {
       throw new SysError(`creating the mount point ${dest}`, errno(), "mkdirat");
     }
-    const fd = openBeneath(dir, name, O.PATH | (asFile ? 0 : O_DIRECTORY));
+    const fd = openBeneath(dir, name, O.PATH | (asFile ? 0 : O.DIRECTORY));
     if (fd < 0) this.fail(dest, dest, -fd);
     return `/proc/self/fd/${this.keep(fd)}`;
   }
@@ -125,18 +127,13 @@ export class Beneath {
   /** A new file at dest with exactly `content` and `mode`; it must not exist yet. */
   newFile(dest: string, content: string, mode: number): void {
     const [dir, name] = this.parent(dest);
-    const fd = libc.openat(dir, cstr(name), O.CREAT | O_EXCL | O.WRONLY | O.NOFOLLOW | O.CLOEXEC, mode);
+    const fd = libc.openat(dir, cstr(name), O.CREAT | O.EXCL | O.WRONLY | O.NOFOLLOW | O.CLOEXEC, mode);
     if (fd < 0) {
       if (errno() === EEXIST) throw new BblError(`${dest}: already exists in the new root`);
       throw new SysError(`creating ${dest}`, errno(), "openat");
     }
     try {
-      const bytes = new TextEncoder().encode(content);
-      for (let off = 0; off < bytes.length;) {
-        off += Number(
-          check(libc.write(fd, bytes.subarray(off), BigInt(bytes.length - off)), `writing ${dest}`, "write"),
-        );
-      }
+      check(writeAll(fd, new TextEncoder().encode(content)), `writing ${dest}`, "write");
       check(libc.fchmod(fd, mode), `setting the mode of ${dest}`, "fchmod"); // the umask cleared bits of it
     } finally {
       libc.close(fd);

@@ -4,13 +4,9 @@
  * process that stays resident as pid 1 is one thread with no capabilities, no_new_privs, not
  * dumpable, holding no descriptor but 0-2 and no host path in its command line, and no Deno runtime.
  */
-import { check, cstr, libc, sys } from "../sys/libc.ts";
-import { FORWARDED_SIGNALS, nr, SIG } from "../sys/consts.ts";
+import { cstr, libc, memfdOf, ptr, sys } from "../sys/libc.ts";
+import { AT_EMPTY_PATH, FORWARDED_SIGNALS, nr, SIG } from "../sys/consts.ts";
 import { initElf } from "../sys/init_elf.ts";
-
-const MFD_CLOEXEC = 1, AT_EMPTY_PATH = 0x1000;
-
-const address = (buf: Uint8Array) => BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
 
 /**
  * Until the native init takes over, this runner is the app's pid 1, and /proc/1/cmdline would name
@@ -29,17 +25,13 @@ export function hideCommandLine(): void {
 /** Never returns: this process becomes the init waiting for `pid` (forwarding the usual signals to it). */
 export function execNativeInit(pid: number): never {
   const what = "starting the native init";
-  const fd = check(libc.memfd_create(cstr("bbl-init"), MFD_CLOEXEC), what, "memfd_create");
-  const image = initElf(Deno.build.arch);
-  for (let off = 0; off < image.length;) {
-    off += Number(check(libc.write(fd, image.subarray(off), BigInt(image.length - off)), what, "write"));
-  }
+  const fd = memfdOf("bbl-init", initElf(Deno.build.arch), what);
   const mask = FORWARDED_SIGNALS.reduce((m, s) => m | (1n << BigInt(SIG[s])), 0n);
   const args = ["bbl-init", String(pid), String(mask)].map(cstr);
-  const argv = new BigUint64Array([...args.map(address), 0n]);
+  const argv = new BigUint64Array([...args.map(ptr), 0n]);
   const envp = new BigUint64Array([0n]);
   const empty = cstr("");
   const argvBytes = new Uint8Array(argv.buffer), envpBytes = new Uint8Array(envp.buffer);
-  sys(nr("execveat"), what, fd, address(empty), address(argvBytes), address(envpBytes), AT_EMPTY_PATH);
+  sys(nr("execveat"), what, fd, ptr(empty), ptr(argvBytes), ptr(envpBytes), AT_EMPTY_PATH);
   throw new Error(`${what}: execveat returned`); // it returns only on failure, which sys() throws
 }

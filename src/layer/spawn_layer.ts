@@ -6,7 +6,7 @@
  */
 import type { LayerPlan, Plan } from "../plan/types.ts";
 import { spawn, type SpawnOp } from "../sys/spawn.ts";
-import { check, cstr, libc } from "../sys/libc.ts";
+import { check, libc, memfdOf } from "../sys/libc.ts";
 import { CLONE, FORWARDED_SIGNALS, KEYCTL_JOIN_SESSION_KEYRING, nr, SIG } from "../sys/consts.ts";
 import { closeFdsOp, dropPrivilegesOps, lastCap, noNewPrivsOp } from "../sys/privileges.ts";
 import { idMapOps } from "./idmap.ts";
@@ -40,13 +40,7 @@ export function highFd(fd: number): number {
 
 /** The plan of one layer's runner, in a memfd: no size limit, nothing on disk, gone with the process. */
 function planMemfd(plan: Plan): number {
-  const fd = check(libc.memfd_create(cstr("bbl-plan"), 1 /* MFD_CLOEXEC */), "creating the plan file", "memfd_create");
-  const data = new TextEncoder().encode(JSON.stringify(plan));
-  let off = 0;
-  while (off < data.length) {
-    off += Number(check(libc.write(fd, data.subarray(off), BigInt(data.length - off)), "writing the plan", "write"));
-  }
-  return fd;
+  return memfdOf("bbl-plan", new TextEncoder().encode(JSON.stringify(plan)), "writing the plan");
 }
 
 /**

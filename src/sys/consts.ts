@@ -25,6 +25,8 @@ export const MS = {
 export const MNT_DETACH = 2;
 export const MOUNT_ATTR = { RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8 } as const;
 export const AT_FDCWD = -100;
+export const AT_EMPTY_PATH = 0x1000;
+export const MFD_CLOEXEC = 1;
 export const AT_RECURSIVE = 0x8000;
 
 export const O = {
@@ -33,6 +35,8 @@ export const O = {
   RDWR: 2,
   CREAT: 0o100,
   NOCTTY: 0o400,
+  EXCL: 0o200,
+  DIRECTORY: 0o200000,
   NOFOLLOW: 0o400000,
   CLOEXEC: 0o2000000,
   PATH: 0o10000000,

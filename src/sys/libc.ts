@@ -3,6 +3,7 @@
  * result; `check` turns a -1 into a SysError with the errno, read right after the call on the same thread.
  */
 import { SysError } from "./errno.ts";
+import { MFD_CLOEXEC } from "./consts.ts";
 
 const lib = Deno.dlopen("libc.so.6", {
   __errno_location: { parameters: [], result: "pointer" },
@@ -76,4 +77,26 @@ export function sys(nr: number, what: string, ...args: (number | bigint)[]): big
     bigint,
   ];
   return check(libc.syscall(BigInt(nr), ...a), what, `syscall(${nr})`);
+}
+
+/** The address of a buffer, for system call arguments that point to memory. */
+export function ptr(buf: Uint8Array): bigint {
+  return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf)));
+}
+
+/** Writes all of `bytes` to `fd`; -1 on a failure (errno set) or a write that took nothing. */
+export function writeAll(fd: number, bytes: Uint8Array): number {
+  for (let off = 0; off < bytes.length;) {
+    const w = Number(libc.write(fd, bytes.subarray(off), BigInt(bytes.length - off)));
+    if (w <= 0) return -1;
+    off += w;
+  }
+  return bytes.length;
+}
+
+/** A close-on-exec memfd named `name` holding `bytes`: nothing on disk, gone with its last descriptor. */
+export function memfdOf(name: string, bytes: Uint8Array, what: string): number {
+  const fd = check(libc.memfd_create(cstr(name), MFD_CLOEXEC), what, "memfd_create");
+  check(writeAll(fd, bytes), what, "write");
+  return fd;
 }

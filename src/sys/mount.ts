@@ -1,12 +1,8 @@
 /** Mount-related system calls, each named for what it does and failing with a SysError that says so. */
-import { check, cstr, libc, sys } from "./libc.ts";
-import { AT_FDCWD, AT_RECURSIVE, MNT_DETACH, MOUNT_ATTR, MS, nr } from "./consts.ts";
+import { check, cstr, libc, ptr, sys } from "./libc.ts";
+import { AT_EMPTY_PATH, AT_FDCWD, AT_RECURSIVE, MNT_DETACH, MOUNT_ATTR, MS, nr } from "./consts.ts";
 
 const NULL = new Uint8Array(1); // "" for unused string arguments
-
-function ptr(buf: Uint8Array): bigint {
-  return Deno.UnsafePointer.value(Deno.UnsafePointer.of(buf));
-}
 
 export function mount(
   what: string,
@@ -35,7 +31,7 @@ export function bindMount(what: string, src: string, dest: string, readonly: boo
   setAttrRecursive(what, dest, MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | (readonly ? MOUNT_ATTR.RDONLY : 0));
 }
 
-const OPEN_TREE_CLONE = 1, AT_EMPTY_PATH = 0x1000, MOVE_MOUNT_F_EMPTY_PATH = 0x4, MOVE_MOUNT_T_SYMLINKS = 0x10;
+const OPEN_TREE_CLONE = 1, MOVE_MOUNT_F_EMPTY_PATH = 0x4, MOVE_MOUNT_T_SYMLINKS = 0x10;
 
 /**
  * A recursive copy of the tree at `srcFd` (an O_PATH descriptor), nosuid/nodev (and read-only when

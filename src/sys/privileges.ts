@@ -4,7 +4,7 @@
  */
 import type { SpawnOp } from "./spawn.ts";
 import { CLOSE_RANGE_CLOEXEC, LINUX_CAPABILITY_VERSION_3, nr, PR } from "./consts.ts";
-import { sys } from "./libc.ts";
+import { ptr, sys } from "./libc.ts";
 
 export function lastCap(): number {
   return Number(Deno.readTextFileSync("/proc/sys/kernel/cap_last_cap").trim());
@@ -71,7 +71,7 @@ export function privilegeProblems(status: string): string[] {
 export function dropOwnPrivileges(): void {
   // The same steps a child takes before its execve, made here on this thread.
   for (const op of dropPrivilegesOps(lastCap())) {
-    const args = op.args.map((a) => a instanceof Uint8Array ? Deno.UnsafePointer.value(Deno.UnsafePointer.of(a)) : a);
+    const args = op.args.map((a) => a instanceof Uint8Array ? ptr(a) : a);
     sys(op.nr, `${op.what} (the init's own)`, ...(args as (number | bigint)[]));
   }
 }

@@ -3,7 +3,7 @@
  * never the user's real terminal, so terminal ioctls inside (TIOCSTI, TIOCLINUX, job control) act on
  * the sandbox's own terminal whatever the seccomp filter allows.
  */
-import { check, cstr, libc } from "./libc.ts";
+import { check, cstr, libc, writeAll } from "./libc.ts";
 import { O } from "./consts.ts";
 
 const TIOCGPTN = 0x80045430, TIOCSPTLCK = 0x40045431, TIOCGWINSZ = 0x5413, TIOCSWINSZ = 0x5414;
@@ -92,15 +92,6 @@ export function takeTerminal(fd: number, pty: Pty): () => void {
   return restore;
 }
 
-function writeAll(fd: number, bytes: Uint8Array): boolean {
-  for (let off = 0; off < bytes.length;) {
-    const w = Number(libc.write(fd, bytes.subarray(off), BigInt(bytes.length - off)));
-    if (w <= 0) return false;
-    off += w;
-  }
-  return true;
-}
-
 const POLLIN = 1, POLLHUP = 0x10;
 
 /** struct pollfd {int fd; short events, revents} asking for input on `fd`. */
@@ -123,7 +114,7 @@ export async function pump(from: number, to: number, seen: (bytes: Uint8Array) =
   const pfd = pollFd(from);
   const copy = (n: number): boolean => {
     seen(buf.subarray(0, n));
-    return writeAll(to, buf.subarray(0, n));
+    return writeAll(to, buf.subarray(0, n)) >= 0;
   };
   for (;;) {
     const n = Number(await libc.read_async(from, buf, BigInt(buf.length)));
