@@ -4,10 +4,7 @@
  * stand-in PulseAudio socket. Each runs as the test user where the user would own it.
  */
 import { displaysInUse, freeDisplay } from "../src/desktop/display.ts";
-import { user, waitFor } from "./helpers.ts";
-
-const asUser = (argv: string[]) =>
-  Deno.uid() === 0 ? ["setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--init-groups", "--", ...argv] : argv;
+import { asUser, user, waitFor } from "./helpers.ts";
 
 /** The system's programs only (not a developer's own python3 in ~/.pyenv, which the test user cannot run). */
 const PATH = "/usr/local/bin:/usr/bin:/bin";
@@ -103,11 +100,16 @@ export async function startWeston(rt: string): Promise<Server> {
 
 /**
  * A private session bus at `rt/bus` (as the test user) with stand-ins that answer any call under
- * the given names (dbus-test-tool echo).
+ * the given names (dbus-test-tool echo). Services it starts on demand (the document portal) get `rt`
+ * as their runtime directory and `rt/data` for their data, as in a session; stopping the bus
+ * unmounts the document portal's `rt/doc` if one was started.
  */
 export async function startBus(rt: string, names: string[]): Promise<Server> {
   const address = `unix:path=${rt}/bus`;
-  const daemon = spawn(asUser(["dbus-daemon", "--session", `--address=${address}`, "--nofork", "--nopidfile"]));
+  const daemon = spawn(asUser(["dbus-daemon", "--session", `--address=${address}`, "--nofork", "--nopidfile"]), {
+    XDG_RUNTIME_DIR: rt,
+    XDG_DATA_HOME: `${rt}/data`,
+  });
   if (!(await waitFor(() => exists(`${rt}/bus`)))) throw new Error("dbus-daemon did not start");
   const services = names.map((n) =>
     spawn(asUser(["dbus-test-tool", "echo", `--name=${n}`]), { DBUS_SESSION_BUS_ADDRESS: address })
@@ -130,7 +132,14 @@ export async function startBus(rt: string, names: string[]): Promise<Server> {
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-  return { stop: () => stopAll([...services, daemon]) };
+  return {
+    stop: async () => {
+      await stopAll([...services, daemon]);
+      if (![...Deno.readDirSync(rt)].some((e) => e.name === "doc")) return;
+      const u = asUser(["fusermount3", "-u", "-z", `${rt}/doc`]);
+      await new Deno.Command(u[0], { args: u.slice(1), stderr: "null" }).output();
+    },
+  };
 }
 
 /** A listening unix socket at `path` (a stand-in PulseAudio or PipeWire server), owned by the test user. */

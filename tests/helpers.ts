@@ -122,9 +122,12 @@ export function bblArgv(args: string[], env: Record<string, string>, logFlag = "
   const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   const flags = ["--allow-all", "--frozen", logFlag, "--cached-only"];
   const bbl = [DENO, "run", ...flags, "--config", `${REPO}/deno.json`, `${REPO}/src/main.ts`, ...args];
-  const drop = Deno.uid() === 0 ? ["setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--init-groups", "--"] : [];
-  return [...drop, "env", "-i", ...envArgs, ...bbl];
+  return asUser(["env", "-i", ...envArgs, ...bbl]);
 }
+
+/** argv run as the test user (setpriv when the tests run as root; as is otherwise). */
+export const asUser = (argv: string[]) =>
+  Deno.uid() === 0 ? ["setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--init-groups", "--", ...argv] : argv;
 
 export interface Result {
   code: number;

@@ -7,6 +7,7 @@ import { configHome } from "./load.ts";
 import type { DesktopOptions, GuiSetting } from "../plan/options.ts";
 import { freeDisplay, parseDisplay, waylandSocket } from "../desktop/display.ts";
 import { sessionBusSocket } from "../desktop/dbus.ts";
+import { defaultAppId } from "../desktop/portal.ts";
 import { UsageError } from "../errors.ts";
 
 /** What resolving the desktop looks at on the host. Injected for tests. */
@@ -17,6 +18,8 @@ export interface DesktopHost {
   tool: (name: string) => string | null;
   readDir: (dir: string) => string[] | null;
   displaysInUse: () => Set<number>;
+  /** The document portal's mount point, asked of the session bus (src/desktop/portal.ts). */
+  documentPortal: () => string | null;
 }
 
 /** Read-only when present: fonts, their caches and settings, GTK/Qt themes and icons. */
@@ -86,8 +89,11 @@ function resolveGui(m: Merged, h: DesktopHost, app: boolean): GuiSetting {
   };
 }
 
-/** `app`: the run is an AppImage's (its default display is the one there is, not none). */
-export function resolveDesktop(m: Merged, h: DesktopHost, app = false): DesktopOptions {
+/**
+ * `name`: the sandbox's (its default app id); `app`: the run is an AppImage's (its default display is
+ * the one there is, not none).
+ */
+export function resolveDesktop(m: Merged, h: DesktopHost, name: string, app = false): DesktopOptions {
   const gui = resolveGui(m, h, app);
   const dbusMode = valueOf(m, "dbus");
   let dbus: DesktopOptions["dbus"] = { mode: "none" };
@@ -97,7 +103,15 @@ export function resolveDesktop(m: Merged, h: DesktopHost, app = false): DesktopO
     if (!h.exists(socket)) throw new UsageError(`${label}: no session bus socket at ${socket}`);
     if (dbusMode === "filter") need(h, "xdg-dbus-proxy", "xdg-dbus-proxy", `${label}: filter`);
     const names = (k: "dbus_talk" | "dbus_own" | "dbus_see") => m[k].map((s) => s.value);
-    dbus = { mode: dbusMode, socket, talk: names("dbus_talk"), own: names("dbus_own"), see: names("dbus_see") };
+    dbus = {
+      mode: dbusMode,
+      socket,
+      talk: names("dbus_talk"),
+      own: names("dbus_own"),
+      see: names("dbus_see"),
+      appId: m.scalars.app_id?.value ?? defaultAppId(name),
+      documents: h.documentPortal(),
+    };
   }
   const audioMode = valueOf(m, "audio");
   let audio: DesktopOptions["audio"] = { mode: "none" };

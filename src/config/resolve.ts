@@ -13,6 +13,7 @@ import { defaultName } from "./load.ts";
 import { type DesktopHost, resolveDesktop } from "./desktop.ts";
 import { findTool } from "../host.ts";
 import { displaysInUse } from "../desktop/display.ts";
+import { documentPortal } from "../desktop/portal.ts";
 import { instanceBase } from "../instance.ts";
 import { libc } from "../sys/libc.ts";
 import { isExecutableFile } from "../sys/files.ts";
@@ -66,6 +67,7 @@ export const hostView = (env: Record<string, string>, home: string, cwd: string)
   },
   tool: findTool,
   displaysInUse: () => displaysInUse(instanceBase(env, libc.getuid())),
+  documentPortal: () => documentPortal(env, findTool("gdbus")),
 });
 
 /** Destinations bbl owns or builds itself. */
@@ -284,7 +286,7 @@ export function resolveConfig(
     stateDir: home.mode === "persist" || home.mode === "overlay" ? `${stateRoot}/${name}` : null,
     cwd,
     mounts: protectConfigs(m, resolveMounts(m, h), cwd ? h.cwd : null, home, h),
-    desktop: resolveDesktop(m, h, appimage !== undefined),
+    desktop: resolveDesktop(m, h, name, appimage !== undefined),
     appimages: resolveAppImages(m, h, appimage === undefined ? [] : [appImageRequest(name, appimage, h)]),
     neverAccess: [...neverAccess],
     net: valueOf(m, "net"),

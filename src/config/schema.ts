@@ -6,6 +6,7 @@
 import { didYouMean, parseYaml, typeName, type YamlFile, type YamlPath } from "../yaml.ts";
 import { RLIMITS } from "../sys/limits.ts";
 import { ALLOWANCES } from "../seccomp/policy.ts";
+import { isAppId } from "../desktop/portal.ts";
 
 export const HOME_MODES = ["tmpfs", "persist", "overlay"] as const;
 export const MOUNT_KINDS = ["bind", "robind", "appimage"] as const;
@@ -57,6 +58,8 @@ export interface Config {
   dbus_talk?: string[];
   dbus_own?: string[];
   dbus_see?: string[];
+  /** The app's id for the portals (its /.flatpak-info): bbl.NAME unless given. */
+  app_id?: string;
   audio?: typeof AUDIO_MODES[number];
   gpu?: boolean;
   /**
@@ -94,6 +97,7 @@ export const KEYS = [
   "dbus_talk",
   "dbus_own",
   "dbus_see",
+  "app_id",
   "audio",
   "gpu",
   "nested_sandbox",
@@ -279,6 +283,15 @@ export function checkConfig(data: unknown, y: ConfigSource): Config {
       strList([k], c[k], (p, s) => {
         if (!BUS_NAME_RE.test(s)) fail(p, `'${s}' is not a bus name (such as org.example.App or org.example.*)`);
       });
+    }
+  }
+  if ("app_id" in c) {
+    str(["app_id"], c.app_id);
+    if (!isAppId(c.app_id as string)) {
+      fail(
+        ["app_id"],
+        "use two or more parts of letters, digits and '_' joined by '.' ('-' in the last), such as org.example.App",
+      );
     }
   }
   if ("seccomp" in c) str(["seccomp"], c.seccomp);

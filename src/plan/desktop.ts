@@ -8,6 +8,7 @@ import { MASK_SIZE } from "./config_steps.ts";
 import type { FsOp, Helper } from "./types.ts";
 import type { XauthPlan } from "../desktop/xauth.ts";
 import { proxyArgs } from "../desktop/dbus.ts";
+import { flatpakInfo } from "../desktop/portal.ts";
 
 /** The filtering proxy's socket, in the host layer's own /sbxdir/temp (where helpers may write). */
 export const PROXY_SOCKET = "/sbxdir/temp/bbl-dbus-proxy";
@@ -15,6 +16,8 @@ const xsocket = (n: number) => `/tmp/.X11-unix/X${n}`;
 
 export interface Where {
   uid: number;
+  /** The sandbox has the host's network (the portals are told). */
+  network: boolean;
   instanceDir: string;
   /** Maps a host path to how the layer at hand sees it. */
   host: (p: string) => string;
@@ -43,6 +46,17 @@ export function appRootOps(d: DesktopOptions, w: Where): FsOp[] {
   }
   if (d.dbus.mode === "host") ops.push({ kind: "bind", src: w.host(d.dbus.socket), dest: `${run}/bus` });
   if (d.dbus.mode === "filter") ops.push({ kind: "bind", src: PROXY_SOCKET, dest: `${run}/bus` });
+  if (d.dbus.mode !== "none") {
+    // GLib, GTK and Qt read these to use the portals (file chooser, links) as a Flatpak app does.
+    const info = flatpakInfo(d.dbus.appId, w.network);
+    ops.push({ kind: "rofile", dest: "/.flatpak-info", content: info, mode: 0o444 });
+    ops.push({ kind: "rofile", dest: `${run}/flatpak-info`, content: info, mode: 0o444 });
+    // The files the portals give this app (and only those), where they say they are.
+    const docs = d.dbus.documents;
+    if (docs) {
+      ops.push({ kind: "bind", src: w.host(`${docs}/by-app/${d.dbus.appId}`), dest: `${run}/doc`, optional: true });
+    }
+  }
   if (d.audio.mode === "pulse") {
     ops.push({ kind: "robind", src: w.host(d.audio.socket), dest: `${run}/pulse/native` });
     if (d.audio.cookie) ops.push({ kind: "robind", src: w.host(d.audio.cookie), dest: `${run}/pulse/cookie` });
@@ -85,6 +99,15 @@ export function appEnv(d: DesktopOptions, uid: number, host: Record<string, stri
     if (d.audio.cookie) env.PULSE_COOKIE = `${run}/pulse/cookie`;
   }
   return env;
+}
+
+/**
+ * The root the filtering proxy runs in holds the app's /.flatpak-info: the portals look up the
+ * process on the other end of the bus connection, and through the proxy that is the proxy.
+ */
+export function proxyRootOps(d: DesktopOptions, w: Where): FsOp[] {
+  if (d.dbus.mode !== "filter") return [];
+  return [{ kind: "rofile", dest: "/.flatpak-info", content: flatpakInfo(d.dbus.appId, w.network), mode: 0o444 }];
 }
 
 /** The host layer's additions: for Xephyr, a /tmp holding the host's X socket (it is Xephyr's client side). */

@@ -41,8 +41,19 @@ export type GuiSetting =
 
 export interface DesktopOptions {
   gui: GuiSetting;
-  /** The session bus socket (a host path), itself or through a filtering proxy. */
-  dbus: { mode: "none" } | { mode: "host" | "filter"; socket: string; talk: string[]; own: string[]; see: string[] };
+  /**
+   * The session bus socket (a host path), itself or through a filtering proxy; the app's id for the
+   * portals; the document portal's mount point (a host path), if one answers.
+   */
+  dbus: { mode: "none" } | {
+    mode: "host" | "filter";
+    socket: string;
+    talk: string[];
+    own: string[];
+    see: string[];
+    appId: string;
+    documents: string | null;
+  };
   audio: { mode: "none" } | { mode: "pulse"; socket: string; cookie: string | null } | {
     mode: "pipewire";
     socket: string;

@@ -16,7 +16,15 @@ import { bblDir, runnerCommand } from "../selfexec.ts";
 import { allLayers } from "./tree.ts";
 import type { NamedFile, RunOptions } from "./options.ts";
 import { builtAt, shownAt } from "./visible.ts";
-import { appEnv, trustedHelpers, untrustedHelpers, type Where, xauthPlan, xdgOpenScript } from "./desktop.ts";
+import {
+  appEnv,
+  proxyRootOps,
+  trustedHelpers,
+  untrustedHelpers,
+  type Where,
+  xauthPlan,
+  xdgOpenScript,
+} from "./desktop.ts";
 import {
   appImageHelpers,
   appRootSteps,
@@ -128,6 +136,8 @@ class Planner {
   private helperLayer: string | null;
   /** Where Xephyr and the DBus proxy run: a trusted helper layer beside the untrusted side, below the host layer. */
   private trustedLayer: string | null;
+  /** The layer that builds the root the trusted helpers run in (their own, or the host layer's). */
+  private trustedRoot: string | null;
   /** The app's nearest init: with a terminal, it owns the terminal's session. */
   private sessionLayer: string | null;
   constructor(
@@ -146,12 +156,13 @@ class Planner {
     this.helperLayer = (parent?.sublayers ?? []).find((s) => !s.app && !s.disabled && s.seccomp)?.name ?? null;
     this.sessionLayer = path.filter((l) => (l.unshare ?? []).includes("pid")).at(-1)?.name ?? null;
     const hostLayer = path.find((l) => l.mask_never_access);
-    this.trustedLayer = (hostLayer?.sublayers ?? []).find((s) => !s.disabled && !s.seccomp && !pathToApp(s))?.name ??
-      null;
+    const trusted = (hostLayer?.sublayers ?? []).find((s) => !s.disabled && !s.seccomp && !pathToApp(s));
+    this.trustedLayer = trusted?.name ?? null;
+    this.trustedRoot = trusted && (trusted.fs ?? []).length > 0 ? trusted.name : hostLayer?.name ?? null;
   }
 
   private where(host: (p: string) => string): Where {
-    return { uid: Number(this.vars.uid), instanceDir: this.instanceDir, host };
+    return { uid: Number(this.vars.uid), network: this.opts.net === "host", instanceDir: this.instanceDir, host };
   }
 
   /** Device nodes a layer's /dev adds: FUSE for the app root's parent, GPU nodes for both. */
@@ -338,6 +349,7 @@ class Planner {
       if (!l.host_at) this.fail(`${l.name}.mask_never_access`, "needs host_at (where the host is masked)");
       ops.push(...hostLayerSteps(this.opts, this.host, l.host_at, this.where((p) => host(p, l.name))));
     }
+    if (l.name === this.trustedRoot) ops.push(...proxyRootOps(this.opts.desktop, this.where((p) => host(p, l.name))));
     if (l.name === this.appRoot) {
       const own = ownNameFiles(this.opts, this.host).filter((f) => !ops.some((op) => op.dest === f.dest));
       ops.push(...appRootSteps(this.opts, this.host, this.where((p) => host(p, `${l.name} (configuration)`))));

@@ -5,11 +5,13 @@
  */
 import assert from "node:assert/strict";
 import {
+  asUser,
   bbl,
   exists,
   installed,
   readRest,
   REPO,
+  runArgv,
   startBbl,
   user,
   userTempDir,
@@ -471,6 +473,93 @@ Deno.test("dbus filter: tray icons' watcher (StatusNotifierWatcher) is out of re
       writeAsUser(`${home}/.config/bbl/default.yaml`, `dbus_talk: [${watcher}]\n`);
       const listed = await bbl(["--dbus", "filter", "--", "/bin/sh", "-c", call], { home, env });
       assert.equal(listed.stdout, "yes\n", "reachable when you list it");
+    } finally {
+      await bus.stop();
+      Deno.removeSync(rt, { recursive: true });
+    }
+  }));
+
+/** Adds a file to the document portal (python3-gi): `full PATH APP` for APP from outside, `add PATH` as the caller. */
+const DOCUMENTS_PY = `import os, sys
+from gi.repository import Gio, GLib
+bus = Gio.bus_get_sync(Gio.BusType.SESSION)
+fds = Gio.UnixFDList.new_from_array([os.open(sys.argv[2], os.O_PATH)])
+if sys.argv[1] == "full":
+    args = GLib.Variant("(ahusas)", ([0], 0, sys.argv[3], ["read", "write"]))
+else:
+    args = GLib.Variant("(hbb)", (0, False, False))
+r, _ = bus.call_with_unix_fd_list_sync("org.freedesktop.portal.Documents", "/org/freedesktop/portal/documents",
+    "org.freedesktop.portal.Documents", "AddFull" if sys.argv[1] == "full" else "Add", args, None,
+    Gio.DBusCallFlags.NONE, -1, fds, None)
+v = r.unpack()[0]
+print(v[0] if isinstance(v, list) else v)
+`;
+
+Deno.test("portals: the app is the sandboxed app bbl.NAME to them; the document portal shows it its own documents only", () =>
+  withUserDirs(["bbl-home-", "bbl-files-", "bbl-cwd-"], async (home, files, cwd) => {
+    const rt = runtimeDir();
+    const bus = await startBus(rt, []);
+    const env = { XDG_RUNTIME_DIR: rt, DBUS_SESSION_BUS_ADDRESS: `unix:path=${rt}/bus` };
+    const documents = `--dest org.freedesktop.portal.Documents --object-path /org/freedesktop/portal/documents`;
+    const onBus = ["env", "-i", "PATH=/usr/bin:/bin", `DBUS_SESSION_BUS_ADDRESS=${env.DBUS_SESSION_BUS_ADDRESS}`];
+    try {
+      writeAsUser(`${files}/documents.py`, DOCUMENTS_PY);
+      writeAsUser(`${files}/chosen.txt`, "chosen\n");
+      writeAsUser(`${files}/other.txt`, "for another app\n");
+      writeAsUser(`${cwd}/mine.txt`, "shared by the app\n");
+      // What your file chooser does when you pick a file for an app: export it for that app's id.
+      const exportFor = async (file: string, app: string) => {
+        const r = await runArgv(asUser([...onBus, "python3", `${files}/documents.py`, "full", file, app]));
+        assert.equal(r.code, 0, r.stderr);
+        return r.stdout.trim();
+      };
+      const chosen = await exportFor(`${files}/chosen.txt`, "bbl.docs");
+      await exportFor(`${files}/other.txt`, "org.other.App");
+      const doc = `/run/user/${user.uid}/doc`;
+      const script = [
+        "cat /.flatpak-info",
+        `ls ${doc}; ls ${doc}/${chosen}`,
+        `cat ${doc}/${chosen}/chosen.txt && echo edited > ${doc}/${chosen}/chosen.txt`,
+        // Of the directory holding the documents, only the one file bound shows.
+        `ls ${files}`,
+        `gdbus call --session ${documents} --method org.freedesktop.portal.Documents.List '' 2>&1 | grep -o NotAllowed`,
+        // A file the app shares itself is the app's document: it appears in its own view.
+        `mine=$(python3 ${files}/documents.py add ${cwd}/mine.txt 2>&1) && cat ${doc}/$mine/mine.txt && echo $mine`,
+      ].join("; ");
+      const r = await bbl([
+        "--name",
+        "docs",
+        "--dbus",
+        "filter",
+        "--cwd",
+        "--ro-bind",
+        `${files}/documents.py`,
+        "--",
+        "/bin/sh",
+        "-c",
+        script,
+      ], { home, env, cwd });
+      const lines = r.stdout.split("\n");
+      assert.deepEqual(lines.slice(0, 7), [
+        "[Application]",
+        "name=bbl.docs",
+        chosen,
+        "chosen.txt",
+        "chosen",
+        "documents.py",
+        "NotAllowed",
+      ], r.stderr);
+      assert.equal(lines[7], "shared by the app");
+      assert.equal(Deno.readTextFileSync(`${files}/chosen.txt`), "edited\n", "read-write, as the portal grants");
+      // The portal filed what the app shared under its id.
+      const list = ["gdbus", "call", "--session", ...documents.split(" "), "--method"];
+      const listed = await runArgv(asUser([...onBus, ...list, "org.freedesktop.portal.Documents.List", "bbl.docs"]));
+      assert.ok(listed.stdout.includes(`'${lines[8]}': b'${cwd}/mine.txt'`), listed.stdout);
+      assert.ok(listed.stdout.includes(`'${chosen}': b'${files}/chosen.txt'`), listed.stdout);
+      // On the real bus the portals look at the app's own root: the same answer.
+      const listInside = `gdbus call --session ${documents} --method org.freedesktop.portal.Documents.List '' 2>&1`;
+      const host = await bbl(["--name", "docs", "--dbus", "host", "--", "/bin/sh", "-c", listInside], { home, env });
+      assert.match(host.stdout, /NotAllowed/, host.stderr);
     } finally {
       await bus.stop();
       Deno.removeSync(rt, { recursive: true });

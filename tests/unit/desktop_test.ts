@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { freeDisplay, parseDisplay, waylandSocket } from "../../src/desktop/display.ts";
 import { encodeXauth, parseNlist, wildEntries } from "../../src/desktop/xauth.ts";
 import { proxyArgs, sessionBusSocket } from "../../src/desktop/dbus.ts";
+import { defaultAppId, flatpakInfo, isAppId, parseMountPoint } from "../../src/desktop/portal.ts";
 import { resolveDesktop } from "../../src/config/desktop.ts";
 import { mergeConfigs } from "../../src/config/merge.ts";
 import { parseConfig } from "../../src/config/schema.ts";
@@ -90,6 +91,7 @@ const desktop = (yaml: string, env: Record<string, string>, paths: string[], app
       { from: { label: "c.yaml", dir: "/" }, config: parseConfig(yaml, "c.yaml") },
     ]),
     fakeHost(env, paths),
+    "tool",
     app,
   );
 
@@ -123,7 +125,17 @@ Deno.test("desktop options: what is asked must be there", () => {
     "/dev/dri/renderD128",
     "/dev/dri/card0",
   ]);
-  assert.deepEqual(d.dbus, { mode: "filter", socket: "/run/user/1000/bus", talk: ["org.kde.*"], own: [], see: [] });
+  assert.deepEqual(d.dbus, {
+    mode: "filter",
+    socket: "/run/user/1000/bus",
+    talk: ["org.kde.*"],
+    own: [],
+    see: [],
+    appId: "bbl.tool",
+    documents: "/run/user/1000/doc",
+  });
+  const named = desktop("dbus: host\napp_id: org.example.Tool", rt, ["/run/user/1000/bus"]);
+  assert.equal(named.dbus.mode === "host" && named.dbus.appId, "org.example.Tool");
   assert.deepEqual(d.audio, { mode: "pulse", socket: "/run/user/1000/pulse/native", cookie: null });
   assert.deepEqual(d.devices, ["dri/renderD128"]);
   assert.deepEqual(d.themes, [], "no display, no fonts and themes");
@@ -151,12 +163,15 @@ Deno.test("desktop options: what is asked must be there", () => {
       { from: { label: "c.yaml", dir: "/" }, config: parseConfig(yaml, "c.yaml") },
     ]);
   assert.throws(
-    () => resolveDesktop(merged("gui: x11"), bare),
+    () => resolveDesktop(merged("gui: x11"), bare, "tool"),
     /needs xauth, which is not installed \(package xauth\)/,
   );
-  assert.throws(() => resolveDesktop(merged("gui: xephyr"), bare), /needs Xephyr, .* \(package xserver-xephyr\)/);
   assert.throws(
-    () => resolveDesktop(merged("dbus: filter"), bare),
+    () => resolveDesktop(merged("gui: xephyr"), bare, "tool"),
+    /needs Xephyr, .* \(package xserver-xephyr\)/,
+  );
+  assert.throws(
+    () => resolveDesktop(merged("dbus: filter"), bare, "tool"),
     /needs xdg-dbus-proxy, .* \(package xdg-dbus-proxy\)/,
   );
   assert.deepEqual(desktop("gui: xephyr\nxephyr_wm: [twm]", { DISPLAY: ":0" }, x).gui, {
@@ -234,7 +249,14 @@ Deno.test("desktop plan: X11, Xephyr, Wayland, the bus, sound and GPU land where
   assert.equal(w.L.layer4.app!.env.WAYLAND_DISPLAY, "wayland-1");
   assert.equal(w.L.layer4.app!.env.DISPLAY, undefined);
 
-  const bus = { socket: "/run/user/1000/bus", talk: [], own: [], see: [] };
+  const bus = {
+    socket: "/run/user/1000/bus",
+    talk: [],
+    own: [],
+    see: [],
+    appId: "bbl.t",
+    documents: "/run/user/1000/doc",
+  };
   const f = plan({
     dbus: { mode: "filter", ...bus },
     audio: { mode: "pipewire", socket: "/run/user/1000/pipewire-0" },
@@ -252,6 +274,40 @@ Deno.test("desktop plan: X11, Xephyr, Wayland, the bus, sound and GPU land where
   for (const l of ["layer2", "layer3"]) {
     assert.ok(f.L[l].fs.some((o) => o.kind === "dev" && o.extra?.includes("dri/renderD128")), l);
   }
-  const h = plan({ dbus: { mode: "host", ...bus } });
+  // The portals see the app (and the proxy speaking for it) as the sandboxed app bbl.t, and it gets
+  // its own documents: by-app/bbl.t, at the path the portals give it.
+  const info = "[Application]\nname=bbl.t\n";
+  for (
+    const [l, dest] of [["layer2", "/.flatpak-info"], ["layer3", "/.flatpak-info"], [
+      "layer3",
+      "/run/user/1000/flatpak-info",
+    ]]
+  ) {
+    assert.ok(f.L[l].fs.some((o) => o.kind === "rofile" && o.dest === dest && o.content === info), `${l} ${dest}`);
+  }
+  assert.ok(
+    f.L.layer3.fs.some((o) =>
+      o.kind === "bind" && o.src === "/zrootfs/run/user/1000/doc/by-app/bbl.t" && o.dest === "/run/user/1000/doc"
+    ),
+  );
+  const h = plan({ dbus: { mode: "host", ...bus, documents: null } });
   assert.ok(h.L.layer3.fs.some((o) => o.kind === "bind" && o.src === "/zrootfs/run/user/1000/bus"));
+  assert.ok(h.L.layer3.fs.some((o) => o.dest === "/.flatpak-info"), "the app's own root: the portals look at it");
+  assert.ok(!h.L.layer2.fs.some((o) => o.dest === "/.flatpak-info"), "no proxy, nothing in the trusted root");
+  assert.ok(!h.L.layer3.fs.some((o) => o.dest === "/run/user/1000/doc"), "no document portal, no documents");
+  const none = plan({});
+  assert.ok(!none.L.layer3.fs.some((o) => o.dest === "/.flatpak-info"), "no bus, no portals");
+});
+
+Deno.test("portals: app ids as xdg-desktop-portal takes them; bbl.NAME by default; the network is said", () => {
+  for (const ok of ["org.example.App", "bbl.tool", "bbl.my-tool", "a.b_c.D9", "bbl.0ad"]) assert.ok(isAppId(ok), ok);
+  for (const bad of ["tool", "org..App", ".org.App", "org.my-x.App", "org.App.", "org.Ä.b", "a." + "b".repeat(255)]) {
+    assert.ok(!isAppId(bad), bad);
+  }
+  assert.equal(defaultAppId("FreeCAD-0.21 (x)"), "bbl.FreeCAD-0_21__x_");
+  assert.ok(isAppId(defaultAppId("FreeCAD-0.21 (x)")));
+  assert.equal(flatpakInfo("bbl.t", true), "[Application]\nname=bbl.t\n\n[Context]\nshared=network;\n");
+  assert.equal(parseMountPoint("(b'/run/user/1000/doc',)\n"), "/run/user/1000/doc");
+  assert.equal(parseMountPoint("Error: GDBus.Error:org.freedesktop.DBus.Error.ServiceUnknown"), null);
+  assert.throws(() => parseConfig("app_id: tool\n", "c.yaml"), /c.yaml:1:\d+: app_id: use two or more parts/);
 });

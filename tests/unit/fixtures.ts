@@ -99,6 +99,7 @@ export function fakeHost(env: Record<string, string>, paths: string[] = []): Hos
     exists: (p) => all.has(p),
     tool: (n) => `/usr/bin/${n}`,
     displaysInUse: () => new Set([0, 10]),
+    documentPortal: () => "/run/user/1000/doc",
     appImage: (p) => {
       if (p.endsWith(".AppImage")) return { offset: 100, format: "squashfs" };
       throw new UsageError(`${p}: not an AppImage: a script`);
