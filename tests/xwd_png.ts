@@ -29,11 +29,19 @@ async function deflate(data: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
 
 /** True when the image is more than one flat colour (something was drawn). */
 export function hasDrawing(xwd: Uint8Array): boolean {
+  return colours(xwd, 2) >= 2;
+}
+
+/**
+ * How many distinct pixel values the image holds, counting up to `enough`: a mapped window that has
+ * only cleared its background adds one or two, drawn widgets and text many more.
+ */
+export function colours(xwd: Uint8Array, enough: number): number {
   const v = new DataView(xwd.buffer, xwd.byteOffset, xwd.length);
   const start = v.getUint32(0) + v.getUint32(19 * 4) * 12;
-  const first = v.getUint32(start);
-  for (let i = start; i + 4 <= xwd.length; i += 4) if (v.getUint32(i) !== first) return true;
-  return false;
+  const seen = new Set<number>();
+  for (let i = start; i + 4 <= xwd.length && seen.size < enough; i += 4) seen.add(v.getUint32(i));
+  return seen.size;
 }
 
 export async function xwdToPng(xwd: Uint8Array): Promise<Uint8Array> {
@@ -48,12 +56,19 @@ export async function xwdToPng(xwd: Uint8Array): Promise<Uint8Array> {
     f(12),
     f(19),
   ];
-  if (bpp !== 32) throw new Error(`xwd with ${bpp} bits per pixel`);
+  if (bpp !== 32 && bpp !== 24) throw new Error(`xwd with ${bpp} bits per pixel`);
   const pixels = headerSize + ncolors * 12;
   const raw = new Uint8Array(height * (1 + width * 3));
+  const bytes = bpp / 8, lsb = byteOrder === 0;
+  const pixel = (at: number) =>
+    bytes === 4
+      ? v.getUint32(at, lsb)
+      : lsb
+      ? xwd[at] | (xwd[at + 1] << 8) | (xwd[at + 2] << 16)
+      : (xwd[at] << 16) | (xwd[at + 1] << 8) | xwd[at + 2];
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
-      const p = v.getUint32(pixels + y * bytesPerLine + x * 4, byteOrder === 0);
+      const p = pixel(pixels + y * bytesPerLine + x * bytes);
       raw.set([(p >> 16) & 0xff, (p >> 8) & 0xff, p & 0xff], y * (1 + width * 3) + 1 + x * 3);
     }
   }

@@ -7,6 +7,7 @@
  * that says what the file is.
  */
 import { UsageError } from "../errors.ts";
+import { type ReadAt, withFile } from "../sys/files.ts";
 
 export type FsFormat = "squashfs" | "dwarfs";
 
@@ -18,9 +19,6 @@ export interface AppImageInfo {
   offset: number;
   format: FsFormat;
 }
-
-/** Reads up to `length` bytes at `offset` (fewer at the end of the file). */
-export type ReadAt = (offset: number, length: number) => Uint8Array;
 
 const text = (b: Uint8Array) => new TextDecoder("latin1").decode(b);
 
@@ -100,22 +98,5 @@ export function inspectAppImage(path: string): AppImageInfo {
       : (e as Error).message;
     throw new UsageError(`${path}: ${reason}`);
   }
-  try {
-    const size = f.statSync().size;
-    const read: ReadAt = (offset, length) => {
-      if (offset >= size || length <= 0) return new Uint8Array(0);
-      const buf = new Uint8Array(Math.min(length, size - offset));
-      f.seekSync(offset, Deno.SeekMode.Start);
-      let got = 0;
-      while (got < buf.length) {
-        const n = f.readSync(buf.subarray(got));
-        if (n === null) break;
-        got += n;
-      }
-      return buf.subarray(0, got);
-    };
-    return readAppImage(path, read, size);
-  } finally {
-    f.close();
-  }
+  return withFile(f, (read, size) => readAppImage(path, read, size));
 }

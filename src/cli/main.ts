@@ -110,7 +110,13 @@ function withLists(raw: RawRunOptions): RawRunOptions {
  * id's bus names (ID and ID.*) through a filtered bus. `probe`: look at an image not seen before (a
  * sandbox run); else use only what is remembered.
  */
-async function appImageFacts(merged: Merged, name: string, image: string, host: HostFacts, probe: boolean) {
+async function appImageFacts(
+  merged: Merged,
+  name: string,
+  image: string,
+  host: HostFacts,
+  probe: boolean,
+): Promise<ImageFacts | null> {
   let facts: ImageFacts | null = null;
   try {
     const a = appImageRequest(name, image, hostView(host.env, host.home, host.cwd));
@@ -118,17 +124,18 @@ async function appImageFacts(merged: Merged, name: string, image: string, host: 
     const look: SandboxRunner = probe ? sandboxRunner(host) : () => Promise.resolve(2);
     facts = await imageFacts(a, host.instanceBase, look);
   } catch {
-    return; // a bad image or a missing tool: the run itself says so
+    return null; // a bad image or a missing tool: the run itself says so
   }
-  if (facts === null) return;
+  if (facts === null) return null;
   const from = { label: "bbl: the AppImage's contents", dir: host.cwd };
   if (facts.desktopId) merged.dbus_own.push({ value: facts.desktopId, from }, { value: `${facts.desktopId}.*`, from });
-  if (!facts.browser || (merged.scalars.nested_sandbox?.from.label ?? "defaults") !== "defaults") return;
+  if (!facts.browser || (merged.scalars.nested_sandbox?.from.label ?? "defaults") !== "defaults") return facts;
   merged.scalars.nested_sandbox = { value: true, from };
   console.error(
     `bbl: ${image.split("/").pop()} is a Chromium/Electron build: it may build its own sandbox (nested_sandbox; ` +
       "nested_sandbox: false in its configuration turns this off)",
   );
+  return facts;
 }
 
 /** The command line and the configuration it selects, resolved against the host (files checked, nothing made). */
@@ -146,9 +153,17 @@ async function resolveRun(given: RawRunOptions, args: string[], host: HostFacts,
   const policyFile = raw.seccomp !== undefined && !["default", "off"].includes(raw.seccomp);
   if (raw.template !== undefined || policyFile || readsConfigFiles(input)) await loadYaml();
   const { name, merged } = loadConfig(input);
-  if (raw.appimage) await appImageFacts(merged, name, raw.appimage, host, probe);
+  const facts = raw.appimage ? await appImageFacts(merged, name, raw.appimage, host, probe) : null;
   const command = raw.appimage ? (raw.shell ? [] : [`/sbxdir/apps/run_${name}`, ...args]) : args;
-  const opts = resolveConfig(name, merged, command, ids, hostView(host.env, host.home, host.cwd), raw.appimage);
+  const opts = resolveConfig(
+    name,
+    merged,
+    command,
+    ids,
+    hostView(host.env, host.home, host.cwd),
+    raw.appimage,
+    facts?.gtk4,
+  );
   checkAppImageTools(opts.appimages, raw.appimageExtract ?? false);
   return opts;
 }

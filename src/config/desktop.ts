@@ -20,6 +20,8 @@ export interface DesktopHost {
   displaysInUse: () => Set<number>;
   /** The document portal's mount point, asked of the session bus (src/desktop/portal.ts). */
   documentPortal: () => string | null;
+  /** The libraries an ELF program needs (src/desktop/toolkit.ts); null if it is not one or is unreadable. */
+  libraries: (file: string) => string[] | null;
 }
 
 /** Read-only when present: fonts, their caches and settings, GTK/Qt themes and icons. */
@@ -47,18 +49,46 @@ function need(h: DesktopHost, tool: string, pkg: string, label: string): void {
   if (!h.tool(tool)) throw new UsageError(`${label} needs ${tool}, which is not installed (package ${pkg})`);
 }
 
-function resolveGui(m: Merged, h: DesktopHost, app: boolean): GuiSetting {
+/** The app a display is chosen for. */
+export interface GuiApp {
+  /** An AppImage: a desktop app, which gets the display there is unless told otherwise. */
+  appimage: boolean;
+  /** Its name in messages (the program's or the image's file name). */
+  label: string;
+  /** Whether it is built on GTK 4 (asked only when the choice depends on it). */
+  gtk4: () => boolean;
+}
+
+/** GTK 4 needs XInput2, which an untrusted cookie does not give (src/desktop/toolkit.ts). */
+const gtk4OnX11 = (app: GuiApp) =>
+  `${app.label} is a GTK 4 app, which cannot draw on X11 with an untrusted cookie (the X SECURITY extension ` +
+  "withholds XInput2, which GTK 4 needs)";
+
+function resolveGui(m: Merged, h: DesktopHost, app: GuiApp): GuiSetting {
   const s = m.scalars.gui;
   let mode = valueOf(m, "gui");
   const label = at(s, "gui");
   const wayland = waylandSocket(h.env);
   const display = parseDisplay(h.env.DISPLAY);
+  const untrusted = !valueOf(m, "x11_trusted");
   // An AppImage is a desktop app: unless told otherwise, it gets the display there is, if any.
-  if (app && (!s || s.from.label === "defaults")) mode = (wayland && h.exists(wayland)) || display ? "auto" : "none";
+  if (app.appimage && (!s || s.from.label === "defaults")) {
+    mode = (wayland && h.exists(wayland)) || display ? "auto" : "none";
+  }
   if (mode === "none") return { mode: "none" };
   if (mode === "auto") {
     mode = wayland && h.exists(wayland) ? "wayland" : display ? "x11" : "none";
     if (mode === "none") throw new UsageError(`${label}: auto: neither WAYLAND_DISPLAY nor DISPLAY names a display`);
+    // On X11, a GTK 4 app gets the mode that serves it: a nested X server of its own.
+    if (mode === "x11" && untrusted && app.gtk4()) {
+      if (!h.tool("Xephyr")) {
+        throw new UsageError(
+          `${label}: auto: ${gtk4OnX11(app)}; install Xephyr (package xserver-xephyr) for gui: xephyr, or set ` +
+            "x11_trusted: true (full access to your X server)",
+        );
+      }
+      mode = "xephyr";
+    }
   }
   if (mode === "wayland") {
     if (!wayland) throw new UsageError(`${label}: wayland: WAYLAND_DISPLAY is not set`);
@@ -75,8 +105,14 @@ function resolveGui(m: Merged, h: DesktopHost, app: boolean): GuiSetting {
     );
   }
   if (mode === "x11") {
+    if (untrusted && app.gtk4()) {
+      throw new UsageError(
+        `${label}: x11: ${gtk4OnX11(app)}: use gui: xephyr (a nested X server) or gui: wayland, or x11_trusted: ` +
+          "true (full access to your X server)",
+      );
+    }
     need(h, "xauth", "xauth", label);
-    return { mode: "x11", display: display.number, trusted: valueOf(m, "x11_trusted") };
+    return { mode: "x11", display: display.number, trusted: !untrusted };
   }
   need(h, "Xephyr", "xserver-xephyr", label);
   const xa = h.env.XAUTHORITY || `${h.home}/.Xauthority`;
@@ -89,11 +125,8 @@ function resolveGui(m: Merged, h: DesktopHost, app: boolean): GuiSetting {
   };
 }
 
-/**
- * `name`: the sandbox's (its default app id); `app`: the run is an AppImage's (its default display is
- * the one there is, not none).
- */
-export function resolveDesktop(m: Merged, h: DesktopHost, name: string, app = false): DesktopOptions {
+/** `name`: the sandbox's (its default app id); `app`: what runs (its display may depend on it). */
+export function resolveDesktop(m: Merged, h: DesktopHost, name: string, app: GuiApp): DesktopOptions {
   const gui = resolveGui(m, h, app);
   const dbusMode = valueOf(m, "dbus");
   let dbus: DesktopOptions["dbus"] = { mode: "none" };

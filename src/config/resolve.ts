@@ -16,7 +16,8 @@ import { displaysInUse } from "../desktop/display.ts";
 import { documentPortal } from "../desktop/portal.ts";
 import { instanceBase } from "../instance.ts";
 import { libc } from "../sys/libc.ts";
-import { isExecutableFile } from "../sys/files.ts";
+import { isExecutableFile, withFile } from "../sys/files.ts";
+import { linksGtk4, neededLibraries } from "../desktop/toolkit.ts";
 import { UsageError } from "../errors.ts";
 import { NESTED_SANDBOX, type Policy, policyWith } from "../seccomp/policy.ts";
 import { parsePolicy } from "../seccomp/file.ts";
@@ -68,6 +69,13 @@ export const hostView = (env: Record<string, string>, home: string, cwd: string)
   tool: findTool,
   displaysInUse: () => displaysInUse(instanceBase(env, libc.getuid())),
   documentPortal: () => documentPortal(env, findTool("gdbus")),
+  libraries: (p) => {
+    try {
+      return withFile(Deno.openSync(p, { read: true }), neededLibraries);
+    } catch {
+      return null;
+    }
+  },
 });
 
 /** Destinations bbl owns or builds itself. */
@@ -231,7 +239,10 @@ export interface Ids {
   gid?: number;
 }
 
-/** `appimage`: the AppImage given on the command line (named like the sandbox), if any. */
+/**
+ * `appimage`: the AppImage given on the command line (named like the sandbox), if any; `imageGtk4`:
+ * its image holds GTK 4 (src/appimage/browser.ts).
+ */
 export function resolveConfig(
   name: string,
   m: Merged,
@@ -239,6 +250,7 @@ export function resolveConfig(
   ids: Ids,
   h: HostView,
   appimage?: string,
+  imageGtk4 = false,
 ): RunOptions {
   const sc = m.scalars;
   const home = resolveHome(m, h);
@@ -274,9 +286,10 @@ export function resolveConfig(
   // An AppImage's command is bbl's own run script; an empty command is your shell.
   const named = appimage === undefined && command.length > 0;
   const path = setenv.PATH ?? h.env.PATH ?? DEFAULT_PATH;
+  const program = named ? findProgram(command[0], path, valueOf(m, "program_dir"), [...neverAccess], h) : null;
   return {
     command,
-    program: named ? findProgram(command[0], path, valueOf(m, "program_dir"), [...neverAccess], h) : null,
+    program,
     namedFiles: named ? namedFiles(command.slice(1), h) : [],
     name,
     uid: ids.uid,
@@ -286,7 +299,11 @@ export function resolveConfig(
     stateDir: home.mode === "persist" || home.mode === "overlay" ? `${stateRoot}/${name}` : null,
     cwd,
     mounts: protectConfigs(m, resolveMounts(m, h), cwd ? h.cwd : null, home, h),
-    desktop: resolveDesktop(m, h, name, appimage !== undefined),
+    desktop: resolveDesktop(m, h, name, {
+      appimage: appimage !== undefined,
+      label: (appimage ?? command[0] ?? name).split("/").pop()!,
+      gtk4: () => appimage !== undefined ? imageGtk4 : program !== null && linksGtk4(h.libraries(program.path)),
+    }),
     appimages: resolveAppImages(m, h, appimage === undefined ? [] : [appImageRequest(name, appimage, h)]),
     neverAccess: [...neverAccess],
     net: valueOf(m, "net"),

@@ -90,8 +90,11 @@ export function appEnv(d: DesktopOptions, uid: number, host: Record<string, stri
   if (g.mode === "wayland") {
     env.WAYLAND_DISPLAY = g.socket.split("/").pop()!;
     env.XDG_SESSION_TYPE = "wayland";
-    // Qt picks xcb unless told, and aborts without an X server (GTK chooses Wayland itself).
+    // Qt picks xcb unless told, and aborts without an X server (GTK chooses Wayland itself); so do
+    // Firefox before 121 and Electron before 38 (newer ones follow XDG_SESSION_TYPE, as Chromium does).
     env.QT_QPA_PLATFORM = "wayland";
+    env.MOZ_ENABLE_WAYLAND = "1";
+    env.ELECTRON_OZONE_PLATFORM_HINT = "wayland";
   }
   if (d.dbus.mode !== "none") env.DBUS_SESSION_BUS_ADDRESS = `unix:path=${run}/bus`;
   if (d.audio.mode === "pulse") {

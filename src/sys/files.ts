@@ -19,3 +19,28 @@ export function isExecutableFile(p: string): boolean {
     return false;
   }
 }
+
+/** Reads up to `length` bytes at `offset` (fewer at the end of the file). */
+export type ReadAt = (offset: number, length: number) => Uint8Array;
+
+/** `fn` given random access to an open file and its size; the file is closed after. */
+export function withFile<T>(f: Deno.FsFile, fn: (read: ReadAt, size: number) => T): T {
+  try {
+    const size = f.statSync().size;
+    const read: ReadAt = (offset, length) => {
+      if (offset >= size || length <= 0) return new Uint8Array(0);
+      const buf = new Uint8Array(Math.min(length, size - offset));
+      f.seekSync(offset, Deno.SeekMode.Start);
+      let got = 0;
+      while (got < buf.length) {
+        const n = f.readSync(buf.subarray(got));
+        if (n === null) break;
+        got += n;
+      }
+      return buf.subarray(0, got);
+    };
+    return fn(read, size);
+  } finally {
+    f.close();
+  }
+}

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   asUser,
   bbl,
+  bblArgv,
   exists,
   installed,
   readRest,
@@ -14,12 +15,13 @@ import {
   runArgv,
   startBbl,
   user,
+  userEnv,
   userTempDir,
   withUserDirs,
   writeAsUser,
 } from "../helpers.ts";
 import { buildAppImage } from "../appimage_fixture.ts";
-import { hasDrawing, xwdToPng } from "../xwd_png.ts";
+import { colours, hasDrawing, xwdToPng } from "../xwd_png.ts";
 import { runtimeDir, startBus, startSocket, startWeston, startXvfb, type Xserver } from "../desktop_servers.ts";
 
 /** Kept after the run (git-ignored), for people to look at. */
@@ -353,6 +355,110 @@ Deno.test({
     }),
 });
 
+/**
+ * Screenshots the display once an app has drawn its widgets on it (many colours: text, controls), which
+ * it does a moment after its window maps; fails if it never does.
+ */
+async function screenshotWhenDrawn(x: Xserver, name: string): Promise<string> {
+  const file = `${SHOTS}/${name}.xwd`;
+  Deno.mkdirSync(SHOTS, { recursive: true });
+  let n = 0;
+  for (let i = 0; i < 50 && n < 32; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 200));
+    await x.client(["xwd", "-root", "-silent", "-out", file]);
+    n = colours(Deno.readFileSync(file), 32);
+  }
+  assert.ok(n >= 32, `${name}: the app drew its widgets (${n} colours on the screen)`);
+  return await screenshot(x, name);
+}
+
+/**
+ * One app per toolkit, from Debian (.ci/run installs them): `argv` runs it, `res` is its windows'
+ * resource name, `flags` what bbl is given for it, `runs` how long it is left running under Wayland.
+ */
+const TOOLKIT_APPS = [
+  { toolkit: "GTK 3", argv: ["/usr/bin/gtk3-widget-factory"], res: "gtk3-widget-factory", gtk4: false },
+  { toolkit: "GTK 4", argv: ["/usr/bin/gtk4-widget-factory"], res: "gtk4-widget-factory", gtk4: true },
+  { toolkit: "Qt 5", argv: [QT5_APP], res: "analogclock", gtk4: false },
+  { toolkit: "Qt 6", argv: ["/usr/bin/qt6ct"], res: "qt6ct", gtk4: false },
+  {
+    toolkit: "Chromium",
+    argv: ["/usr/bin/chromium", "--no-first-run", "--disable-gpu", "--user-data-dir=/tmp/c", "about:blank"],
+    res: "chromium",
+    gtk4: false,
+    flags: ["--nested-sandbox"],
+    runs: 6,
+  },
+  {
+    toolkit: "Firefox",
+    argv: ["/usr/bin/firefox-esr", "--no-remote", "--profile", "/tmp", "about:blank"],
+    res: "Navigator",
+    gtk4: false,
+    runs: 8,
+  },
+];
+
+for (const t of TOOLKIT_APPS) {
+  Deno.test({
+    name: `toolkits: a ${t.toolkit} app draws in each mode that can serve it, and gui: auto picks one on each desktop`,
+    ignore: !installed(t.argv[0]),
+    fn: async () => {
+      const slug = t.toolkit.replace(" ", "").toLowerCase();
+      const flags = t.flags ?? [];
+      await withX(async (x, home) => {
+        const env = { DISPLAY: `:${x.display}`, XAUTHORITY: x.xauthority };
+        // On an X11 desktop auto is x11, except for GTK 4, which needs a nested server.
+        for (const mode of t.gtk4 ? ["xephyr", "auto"] : ["x11", "xephyr", "auto"]) {
+          const nested = mode === "xephyr" || (mode === "auto" && t.gtk4);
+          // The app's own window on your display, or the nested server's window (titled "bbl: NAME").
+          const window = nested ? /"bbl: [^"]+"/ : new RegExp(`\\("${t.res}"`);
+          const argv = bblArgv(["--gui", mode, ...flags, "--", ...t.argv], userEnv(home, env));
+          const run = new Deno.Command(argv[0], {
+            args: argv.slice(1),
+            stdout: "null",
+            stderr: "piped",
+            clearEnv: true,
+          })
+            .spawn();
+          try {
+            let top = "";
+            for (let i = 0; i < 200 && !window.test(top); i++) {
+              top = await topWindows(x);
+              await new Promise((r) => setTimeout(r, 50));
+            }
+            assert.match(top, window, `${mode}: its window is up`);
+            if (nested) assert.doesNotMatch(top, new RegExp(`\\("${t.res}"`), "the app is inside the nested server");
+            await screenshotWhenDrawn(x, `toolkit-${slug}-${mode}`);
+          } finally {
+            run.kill("SIGTERM");
+            await run.output();
+          }
+        }
+        if (t.gtk4) {
+          const r = await bbl(["--gui", "x11", "--", ...t.argv], { home, env });
+          assert.equal(r.code, 125, r.stderr);
+          assert.match(r.stderr, /gtk4-widget-factory is a GTK 4 app, .*XInput2.*: use gui: xephyr/);
+          // Unchecked (behind a shell), this is what GTK 4 itself does on an untrusted connection.
+          const direct = await bbl(["--gui", "x11", "--", "/bin/sh", "-c", `${t.argv.join(" ")}; echo "rc=$?"`], {
+            home,
+            env,
+          });
+          assert.match(direct.stderr, /XInput2 support not found on display/);
+          assert.doesNotMatch(direct.stdout, /rc=0/);
+        }
+      });
+      // Under Wayland (a Wayland desktop's auto too) it runs until stopped, nothing missing.
+      await onWeston(async (home, env) => {
+        for (const mode of ["wayland", "auto"]) {
+          const script = `timeout ${t.runs ?? 3} ${t.argv.join(" ")}; echo "rc=$?"`;
+          const r = await bbl(["--gui", mode, ...flags, "--", "/bin/sh", "-c", script], { home, env });
+          assert.match(r.stdout, /^rc=124$/m, `${mode}: it ran until stopped: ${r.stdout} ${r.stderr.slice(-800)}`);
+        }
+      });
+    },
+  });
+}
+
 Deno.test("gui wayland: the compositor's socket under the same name, and no X11", async () => {
   const rt = runtimeDir(), home = userTempDir("bbl-home-");
   const w = await startWeston(rt);
@@ -645,6 +751,21 @@ Deno.test("an AppImage gets the display there is, untrusted, without being told"
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, new RegExp(`^name of display: +:${x.display}$`, "m"));
       assert.match(r.stdout, /^number of extensions: +2$/m, "the untrusted cookie");
+      // One that brings GTK 4 gets a nested X server instead (GTK 4 cannot draw with an untrusted cookie).
+      const gtk4 = buildAppImage(
+        dir,
+        "Gtk4Tool.AppImage",
+        {
+          AppRun: "#!/bin/sh\nxdpyinfo | grep -E '^name of display'\n",
+          "usr/lib/x86_64-linux-gnu/libgtk-4.so.1": "a stand-in",
+        },
+        "gzip",
+        Deno.uid() === 0 ? user : undefined,
+      );
+      const g = await bbl(["--appimage", gtk4], { home, env: { DISPLAY: `:${x.display}`, XAUTHORITY: x.xauthority } });
+      assert.equal(g.code, 0, g.stderr);
+      const shown = g.stdout.match(/^name of display: +:(\d+)$/m)?.[1];
+      assert.ok(shown !== undefined && shown !== String(x.display), `a display of its own: ${g.stdout}`);
     } finally {
       Deno.removeSync(dir, { recursive: true });
     }

@@ -1,6 +1,6 @@
 /** AppImage reading (every ELF class and byte order), the plan it makes, and the files bbl writes for it. */
 import assert from "node:assert/strict";
-import { desktopId } from "../../src/appimage/browser.ts";
+import { desktopId, marksFacts } from "../../src/appimage/browser.ts";
 import { readAppImage } from "../../src/appimage/format.ts";
 import { checkAppImageTools } from "../../src/appimage/tools.ts";
 import { desktopKeys, execArg } from "../../src/appimage/desktop.ts";
@@ -163,4 +163,19 @@ Deno.test("an AppImage's desktop id: the first desktop file's name, when it is a
   assert.equal(desktopId("mousepad.desktop\n"), null, "one part: not a bus name");
   assert.equal(desktopId("org.x.$(rm).desktop\n"), null);
   assert.equal(desktopId(""), null);
+});
+
+Deno.test("an AppImage's marks: a Chromium/Electron build, GTK 4 inside", () => {
+  const at = "/sbxdir/apps/probe";
+  assert.deepEqual(marksFacts(`${at}/chrome-sandbox\n`), { browser: true, gtk4: false });
+  assert.deepEqual(marksFacts(`${at}/resources/app.asar\n`), { browser: true, gtk4: false });
+  assert.deepEqual(marksFacts(`${at}/usr/lib/libgtk-4.so.1\n${at}/usr/lib/libgtk-4.so.1.800.3\n`), {
+    browser: false,
+    gtk4: true,
+  });
+  assert.deepEqual(marksFacts(`${at}/usr/lib/libgtk-4.so.1.in-a-name-only.txt\n${at}/x/app.asar.bak\n`), {
+    browser: false,
+    gtk4: false,
+  });
+  assert.deepEqual(marksFacts(""), { browser: false, gtk4: false });
 });

@@ -4,6 +4,8 @@ import { freeDisplay, parseDisplay, waylandSocket } from "../../src/desktop/disp
 import { encodeXauth, parseNlist, wildEntries } from "../../src/desktop/xauth.ts";
 import { proxyArgs, sessionBusSocket } from "../../src/desktop/dbus.ts";
 import { defaultAppId, flatpakInfo, isAppId, parseMountPoint } from "../../src/desktop/portal.ts";
+import { linksGtk4, neededLibraries } from "../../src/desktop/toolkit.ts";
+import { withFile } from "../../src/sys/files.ts";
 import { resolveDesktop } from "../../src/config/desktop.ts";
 import { mergeConfigs } from "../../src/config/merge.ts";
 import { parseConfig } from "../../src/config/schema.ts";
@@ -84,7 +86,9 @@ Deno.test("session bus: the socket from its address; the proxy's policy", () => 
   ]);
 });
 
-const desktop = (yaml: string, env: Record<string, string>, paths: string[], app = false) =>
+const PLAIN = { appimage: false, label: "tool", gtk4: () => false };
+
+const desktop = (yaml: string, env: Record<string, string>, paths: string[], appimage = false, gtk4 = false) =>
   resolveDesktop(
     mergeConfigs([
       { from: { label: "defaults", dir: "/" }, config: DEFAULT_CONFIG },
@@ -92,7 +96,7 @@ const desktop = (yaml: string, env: Record<string, string>, paths: string[], app
     ]),
     fakeHost(env, paths),
     "tool",
-    app,
+    { appimage, label: "tool", gtk4: () => gtk4 },
   );
 
 Deno.test("desktop options: what is asked must be there", () => {
@@ -163,15 +167,15 @@ Deno.test("desktop options: what is asked must be there", () => {
       { from: { label: "c.yaml", dir: "/" }, config: parseConfig(yaml, "c.yaml") },
     ]);
   assert.throws(
-    () => resolveDesktop(merged("gui: x11"), bare, "tool"),
+    () => resolveDesktop(merged("gui: x11"), bare, "tool", PLAIN),
     /needs xauth, which is not installed \(package xauth\)/,
   );
   assert.throws(
-    () => resolveDesktop(merged("gui: xephyr"), bare, "tool"),
+    () => resolveDesktop(merged("gui: xephyr"), bare, "tool", PLAIN),
     /needs Xephyr, .* \(package xserver-xephyr\)/,
   );
   assert.throws(
-    () => resolveDesktop(merged("dbus: filter"), bare, "tool"),
+    () => resolveDesktop(merged("dbus: filter"), bare, "tool", PLAIN),
     /needs xdg-dbus-proxy, .* \(package xdg-dbus-proxy\)/,
   );
   assert.deepEqual(desktop("gui: xephyr\nxephyr_wm: [twm]", { DISPLAY: ":0" }, x).gui, {
@@ -247,6 +251,10 @@ Deno.test("desktop plan: X11, Xephyr, Wayland, the bus, sound and GPU land where
   const w = plan({ gui: { mode: "wayland", socket: "/run/user/1000/wayland-1" } });
   assert.ok(w.L.layer3.fs.some((f) => f.kind === "bind" && f.dest === "/run/user/1000/wayland-1"));
   assert.equal(w.L.layer4.app!.env.WAYLAND_DISPLAY, "wayland-1");
+  for (const [k, v] of [["QT_QPA_PLATFORM", "wayland"], ["MOZ_ENABLE_WAYLAND", "1"], ["XDG_SESSION_TYPE", "wayland"]]) {
+    assert.equal(w.L.layer4.app!.env[k], v, `${k}: toolkits that would look for X11 are told`);
+  }
+  assert.equal(w.L.layer4.app!.env.ELECTRON_OZONE_PLATFORM_HINT, "wayland");
   assert.equal(w.L.layer4.app!.env.DISPLAY, undefined);
 
   const bus = {
@@ -310,4 +318,93 @@ Deno.test("portals: app ids as xdg-desktop-portal takes them; bbl.NAME by defaul
   assert.equal(parseMountPoint("(b'/run/user/1000/doc',)\n"), "/run/user/1000/doc");
   assert.equal(parseMountPoint("Error: GDBus.Error:org.freedesktop.DBus.Error.ServiceUnknown"), null);
   assert.throws(() => parseConfig("app_id: tool\n", "c.yaml"), /c.yaml:1:\d+: app_id: use two or more parts/);
+});
+
+/** A minimal dynamic ELF file: one PT_LOAD from offset 0 at `vaddr`, a PT_DYNAMIC needing `libs`. */
+function elfNeeding(libs: string[], is64: boolean, le: boolean, vaddr = 0x400000): Uint8Array {
+  const ehsize = is64 ? 64 : 52, phentsize = is64 ? 56 : 32, entry = is64 ? 16 : 8;
+  const strs = "\0" + libs.map((l) => l + "\0").join("");
+  const dynOff = ehsize + 2 * phentsize, strOff = dynOff + (libs.length + 2) * entry;
+  const buf = new Uint8Array(strOff + strs.length);
+  const v = new DataView(buf.buffer);
+  const word = (off: number, n: number) => is64 ? v.setBigUint64(off, BigInt(n), le) : v.setUint32(off, n, le);
+  buf.set([0x7f, 0x45, 0x4c, 0x46, is64 ? 2 : 1, le ? 1 : 2, 1]);
+  word(is64 ? 32 : 28, ehsize);
+  v.setUint16(is64 ? 54 : 42, phentsize, le);
+  v.setUint16(is64 ? 56 : 44, 2, le);
+  const ph = (i: number, type: number, offset: number, addr: number, size: number) => {
+    const at = ehsize + i * phentsize;
+    v.setUint32(at, type, le);
+    word(at + (is64 ? 8 : 4), offset);
+    word(at + (is64 ? 16 : 8), addr);
+    word(at + (is64 ? 32 : 16), size);
+  };
+  ph(0, 1, 0, vaddr, buf.length);
+  ph(1, 2, dynOff, vaddr + dynOff, (libs.length + 2) * entry);
+  let at = dynOff, name = 1;
+  for (const l of libs) {
+    word(at, 1), word(at + entry / 2, name), at += entry, name += l.length + 1;
+  }
+  word(at, 5), word(at + entry / 2, vaddr + strOff);
+  buf.set(new TextEncoder().encode(strs), strOff);
+  return buf;
+}
+
+const readerOf = (b: Uint8Array) => (offset: number, length: number) => b.subarray(offset, offset + length);
+
+Deno.test("toolkit: an ELF program's needed libraries (both classes and byte orders); GTK 4 by libgtk-4", () => {
+  for (const [is64, le] of [[true, true], [false, true], [true, false], [false, false]]) {
+    const f = elfNeeding(["libgtk-4.so.1", "libc.so.6"], is64, le);
+    assert.deepEqual(neededLibraries(readerOf(f)), ["libgtk-4.so.1", "libc.so.6"], `${is64} ${le}`);
+  }
+  assert.ok(linksGtk4(neededLibraries(readerOf(elfNeeding(["libgtk-4.so.1"], true, true)))));
+  assert.ok(!linksGtk4(neededLibraries(readerOf(elfNeeding(["libgtk-3.so.0", "libc.so.6"], true, true)))));
+  assert.equal(neededLibraries(readerOf(new TextEncoder().encode("#!/bin/sh\necho\n"))), null, "a script");
+  assert.equal(neededLibraries(readerOf(new Uint8Array(0))), null);
+  assert.ok(!linksGtk4(null));
+  // A real program of this machine: the dynamic loader's libc among its needs.
+  const sh = withFile(Deno.openSync("/bin/sh"), neededLibraries);
+  assert.ok(sh?.includes("libc.so.6"), `/bin/sh needs ${sh}`);
+});
+
+Deno.test("gui and GTK 4: refused on untrusted X11 with the modes that serve it; auto picks Xephyr on X11", () => {
+  const x = ["/tmp/.X11-unix/X0"], wl = ["/run/user/1000/wayland-0"];
+  const onX = { DISPLAY: ":0" };
+  assert.throws(
+    () => desktop("gui: x11", onX, x, false, true),
+    /c.yaml: gui: x11: tool is a GTK 4 app, which cannot draw on X11 with an untrusted cookie .*XInput2.*: use gui: xephyr .* or gui: wayland, or x11_trusted: true/,
+  );
+  assert.deepEqual(desktop("gui: x11\nx11_trusted: true", onX, x, false, true).gui, {
+    mode: "x11",
+    display: 0,
+    trusted: true,
+  });
+  assert.equal(desktop("gui: auto", onX, x, false, true).gui.mode, "xephyr");
+  assert.equal(desktop("", onX, x, true, true).gui.mode, "xephyr", "an AppImage's default display");
+  assert.equal(desktop("gui: auto", onX, x, false, false).gui.mode, "x11", "other apps: the X server itself");
+  const both = { ...onX, XDG_RUNTIME_DIR: "/run/user/1000", WAYLAND_DISPLAY: "wayland-0" };
+  assert.equal(desktop("gui: auto", both, [...x, ...wl], false, true).gui.mode, "wayland");
+  const noXephyr = {
+    ...fakeHost(onX, x),
+    tool: (n: string) => n === "Xephyr" ? null : `/usr/bin/${n}`,
+  };
+  assert.throws(
+    () =>
+      resolveDesktop(
+        mergeConfigs([{ from: { label: "defaults", dir: "/" }, config: { ...DEFAULT_CONFIG, gui: "auto" } }]),
+        noXephyr,
+        "tool",
+        { appimage: false, label: "calc", gtk4: () => true },
+      ),
+    /defaults: gui: auto: calc is a GTK 4 app.*install Xephyr \(package xserver-xephyr\)/,
+  );
+  let asked = 0;
+  desktop("gui: xephyr", onX, x);
+  resolveDesktop(
+    mergeConfigs([{ from: { label: "defaults", dir: "/" }, config: { ...DEFAULT_CONFIG, gui: "wayland" } }]),
+    fakeHost({ XDG_RUNTIME_DIR: "/run/user/1000", WAYLAND_DISPLAY: "wayland-0" }, wl),
+    "tool",
+    { appimage: false, label: "t", gtk4: () => (asked++, true) },
+  );
+  assert.equal(asked, 0, "the program is not read when no choice depends on it");
 });

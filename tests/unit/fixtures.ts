@@ -100,6 +100,7 @@ export function fakeHost(env: Record<string, string>, paths: string[] = []): Hos
     tool: (n) => `/usr/bin/${n}`,
     displaysInUse: () => new Set([0, 10]),
     documentPortal: () => "/run/user/1000/doc",
+    libraries: (p) => p.includes("gtk4") ? ["libgtk-4.so.1", "libc.so.6"] : all.has(p) ? ["libc.so.6"] : null,
     appImage: (p) => {
       if (p.endsWith(".AppImage")) return { offset: 100, format: "squashfs" };
       throw new UsageError(`${p}: not an AppImage: a script`);
