@@ -4,7 +4,7 @@
  * stand-in PulseAudio socket. Each runs as the test user where the user would own it.
  */
 import { displaysInUse, freeDisplay } from "../src/desktop/display.ts";
-import { asUser, user, waitFor } from "./helpers.ts";
+import { asUser, user, waitFor, writeAsUser } from "./helpers.ts";
 
 /** The system's programs only (not a developer's own python3 in ~/.pyenv, which the test user cannot run). */
 const PATH = "/usr/local/bin:/usr/bin:/bin";
@@ -89,13 +89,47 @@ export function runtimeDir(): string {
   return d;
 }
 
-/** A headless weston as the test user, its socket `rt/wayland-bbl`. */
-export async function startWeston(rt: string): Promise<Server> {
-  const w = spawn(asUser(["weston", "--backend=headless-backend.so", "--socket=wayland-bbl", "--idle-time=0"]), {
-    XDG_RUNTIME_DIR: rt,
-  });
+export interface Compositor extends Server {
+  /** A PNG of the whole output (weston's screenshooter). */
+  screenshot(): Promise<Uint8Array>;
+}
+
+/**
+ * A headless weston as the test user, its socket `rt/wayland-bbl`: drawing with pixman on a black
+ * desktop with no panel (so what an app draws is all there is to see), screenshots allowed (--debug).
+ */
+export async function startWeston(rt: string): Promise<Compositor> {
+  writeAsUser(`${rt}/weston.ini`, "[shell]\nbackground-color=0xff000000\npanel-position=none\n");
+  const w = spawn(
+    asUser([
+      "weston",
+      "--backend=headless-backend.so",
+      "--use-pixman",
+      "--debug",
+      "--width=1024",
+      "--height=768",
+      `--config=${rt}/weston.ini`,
+      "--socket=wayland-bbl",
+      "--idle-time=0",
+    ]),
+    { XDG_RUNTIME_DIR: rt },
+  );
   if (!(await waitFor(() => exists(`${rt}/wayland-bbl`)))) throw new Error("weston did not start");
-  return { stop: () => stopAll([w]) };
+  return {
+    screenshot: async () => {
+      const shots = () =>
+        [...Deno.readDirSync(rt)].map((e) => e.name).filter((n) => n.startsWith("wayland-screenshot"));
+      for (const old of shots()) Deno.removeSync(`${rt}/${old}`);
+      const u = asUser(["weston-screenshooter"]);
+      const env = { PATH, XDG_RUNTIME_DIR: rt, WAYLAND_DISPLAY: "wayland-bbl" };
+      const r = await new Deno.Command(u[0], { args: u.slice(1), cwd: rt, env, clearEnv: true, stderr: "piped" })
+        .output();
+      const file = shots()[0];
+      if (!r.success || !file) throw new Error(`weston-screenshooter: ${new TextDecoder().decode(r.stderr)}`);
+      return Deno.readFileSync(`${rt}/${file}`);
+    },
+    stop: () => stopAll([w]),
+  };
 }
 
 /**

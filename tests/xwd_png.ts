@@ -90,3 +90,48 @@ export async function xwdToPng(xwd: Uint8Array): Promise<Uint8Array> {
   }
   return png;
 }
+
+async function inflate(data: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
+  const stream = new Blob([data]).stream().pipeThrough(new DecompressionStream("deflate"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/**
+ * How many distinct colours a PNG holds, counting up to `enough` (8-bit RGB or RGBA, not interlaced:
+ * what weston's screenshooter writes).
+ */
+export async function pngColours(png: Uint8Array, enough: number): Promise<number> {
+  const v = new DataView(png.buffer, png.byteOffset, png.length);
+  let width = 0, height = 0, channels = 0;
+  const idat: Uint8Array[] = [];
+  for (let at = 8; at + 8 <= png.length;) {
+    const len = v.getUint32(at), type = new TextDecoder().decode(png.subarray(at + 4, at + 8));
+    const data = png.subarray(at + 8, at + 8 + len);
+    if (type === "IHDR") {
+      [width, height] = [v.getUint32(at + 8), v.getUint32(at + 12)];
+      if (data[8] !== 8 || (data[9] !== 2 && data[9] !== 6) || data[12] !== 0) throw new Error("an unexpected PNG");
+      channels = data[9] === 2 ? 3 : 4;
+    }
+    if (type === "IDAT") idat.push(data);
+    at += 12 + len;
+  }
+  const all = new Uint8Array(idat.reduce((n, d) => n + d.length, 0));
+  idat.reduce((off, d) => (all.set(d, off), off + d.length), 0);
+  const raw = await inflate(all);
+  const stride = width * channels;
+  let prev = new Uint8Array(stride);
+  const seen = new Set<number>();
+  for (let y = 0; y < height && seen.size < enough; y++) {
+    const filter = raw[y * (stride + 1)];
+    const line = raw.slice(y * (stride + 1) + 1, (y + 1) * (stride + 1));
+    for (let i = 0; i < stride; i++) {
+      const a = i >= channels ? line[i - channels] : 0, b = prev[i], c = i >= channels ? prev[i - channels] : 0;
+      const p = a + b - c, pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+      const pred = [0, a, b, (a + b) >> 1, pa <= pb && pa <= pc ? a : pb <= pc ? b : c][filter];
+      line[i] = (line[i] + pred) & 0xff;
+    }
+    for (let i = 0; i < stride; i += channels) seen.add((line[i] << 16) | (line[i + 1] << 8) | line[i + 2]);
+    prev = line;
+  }
+  return seen.size;
+}
