@@ -76,6 +76,18 @@ Deno.test("--seccomp-allow userns lifts both the filter's rules and the lock", a
   assert.equal(r.keyctl, EPERM, "the rest of the filter stays");
 });
 
+Deno.test("with --nested-sandbox every attempt fails as by default, except the user namespaces it opens", async () => {
+  const [base, nested] = [await attackIn([]), await attackIn(["--nested-sandbox"])];
+  const opened = ["unshare_user", "clone_newuser"];
+  for (const k of opened) assert.equal(nested[k], 0, `${k} is what the option opens`);
+  assert.equal(nested.mount_in_new_userns, EPERM, "a new user namespace alone still owns no mount");
+  // chroot is allowed by the filter for a sandbox's own use, and refused here by capabilities.
+  assert.equal(nested.chroot, EPERM);
+  for (const [k, v] of Object.entries(base).filter(([k]) => !opened.includes(k))) {
+    assert.equal(nested[k], v, `${k}: ${nested[k]} (by default ${v})`);
+  }
+});
+
 Deno.test("--seccomp FILE replaces the default policy with the file's", async () => {
   const dir = userTempDir("bbl-policy-");
   try {
