@@ -27,7 +27,7 @@ import { parseRun, type RawRunOptions, RUN_OPTIONS } from "./run_options.ts";
 import { loadYaml } from "../yaml.ts";
 import { approve, type Asker } from "../config/approval.ts";
 import { askYesNo } from "./ask.ts";
-import { appImageRequest, hostView, resolveConfig } from "../config/resolve.ts";
+import { appImageRequest, type HostView, hostView, resolveConfig } from "../config/resolve.ts";
 import { type ImageFacts, imageFacts } from "../appimage/browser.ts";
 import { formatMerged, mergeConfigs, type Merged } from "../config/merge.ts";
 import { checkAppImageTools } from "../appimage/tools.ts";
@@ -115,11 +115,12 @@ async function appImageFacts(
   name: string,
   image: string,
   host: HostFacts,
+  view: HostView,
   probe: boolean,
 ): Promise<ImageFacts | null> {
   let facts: ImageFacts | null = null;
   try {
-    const a = appImageRequest(name, image, hostView(host.env, host.home, host.cwd));
+    const a = appImageRequest(name, image, view);
     checkAppImageTools([a], false);
     const look: SandboxRunner = probe ? sandboxRunner(host) : () => Promise.resolve(2);
     facts = await imageFacts(a, host.instanceBase, look);
@@ -153,17 +154,10 @@ async function resolveRun(given: RawRunOptions, args: string[], host: HostFacts,
   const policyFile = raw.seccomp !== undefined && !["default", "off"].includes(raw.seccomp);
   if (raw.template !== undefined || policyFile || readsConfigFiles(input)) await loadYaml();
   const { name, merged } = loadConfig(input);
-  const facts = raw.appimage ? await appImageFacts(merged, name, raw.appimage, host, probe) : null;
+  const view = hostView(host.env, host.home, host.cwd);
+  const facts = raw.appimage ? await appImageFacts(merged, name, raw.appimage, host, view, probe) : null;
   const command = raw.appimage ? (raw.shell ? [] : [`/sbxdir/apps/run_${name}`, ...args]) : args;
-  const opts = resolveConfig(
-    name,
-    merged,
-    command,
-    ids,
-    hostView(host.env, host.home, host.cwd),
-    raw.appimage,
-    facts?.gtk4,
-  );
+  const opts = resolveConfig(name, merged, command, ids, view, raw.appimage, facts?.gtk4);
   checkAppImageTools(opts.appimages, raw.appimageExtract ?? false);
   return opts;
 }
@@ -304,6 +298,11 @@ export async function cli(argv: string[]): Promise<number> {
   program.command("doctor").description("check every requirement by trying it").action(() => {
     result = doctor();
   });
+  // The fast path must know every subcommand, or it would run "bbl NEW" as a program named NEW.
+  const registered = [...program.commands.map((c) => c.name()), "help"].sort().join(" ");
+  if (registered !== [...SUBCOMMANDS].sort().join(" ")) {
+    throw new Error(`internal: SUBCOMMANDS (${SUBCOMMANDS.join(" ")}) differ from the registered ${registered}`);
+  }
 
   try {
     await program.parseAsync(head, { from: "user" });

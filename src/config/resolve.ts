@@ -25,6 +25,15 @@ import { stateBase } from "../state/store.ts";
 import { findProgram, namedFiles } from "./program.ts";
 import { DEFAULT_PATH } from "../plan/env.ts";
 
+/** `f` computed once per argument. */
+function memo<T>(f: (p: string) => T): (p: string) => T {
+  const seen = new Map<string, T>();
+  return (p) => {
+    if (!seen.has(p)) seen.set(p, f(p));
+    return seen.get(p)!;
+  };
+}
+
 /** What resolving looks at on the host. Injected for tests. */
 export interface HostView extends DesktopHost {
   cwd: string;
@@ -36,6 +45,7 @@ export interface HostView extends DesktopHost {
   appImage: (p: string) => AppImageInfo;
 }
 
+/** The host as resolving sees it; each AppImage's header is read once however often it is asked for. */
 export const hostView = (env: Record<string, string>, home: string, cwd: string): HostView => ({
   env,
   home,
@@ -57,7 +67,7 @@ export const hostView = (env: Record<string, string>, home: string, cwd: string)
   },
   isExecutable: isExecutableFile,
   readFile: (p) => Deno.readTextFileSync(p),
-  appImage: inspectAppImage,
+  appImage: memo(inspectAppImage),
   exists: (p) => {
     try {
       Deno.statSync(p);
