@@ -32,7 +32,7 @@ Deno.test("every sandbox process: no capabilities, no_new_privs (the inits inclu
   }
 });
 
-Deno.test("while the app runs: every thread of every process below bbl has no capability and no_new_privs; no Deno runtime", async () => {
+Deno.test("while the app runs: every thread below bbl has no capability and no_new_privs; no Deno runtime; the launcher holds no descriptor into the sandbox", async () => {
   const home = userTempDir("bbl-home-");
   const { child, reader } = await startBbl(["--", "/bin/sh", "-c", "echo ready; exec sleep 1000"], home);
   try {
@@ -53,6 +53,23 @@ Deno.test("while the app runs: every thread of every process below bbl has no ca
       }
       // no process below the launcher is a Deno runtime (the launcher is the only one): each is one thread
       assert.match(Deno.readTextFileSync(`/proc/${pid}/status`), /^Threads:\s*1$/m, `${comm(pid)} ${pid}`);
+    }
+    // The launcher holds no descriptor into the sandbox's trees: no directory, no mount, nothing of the
+    // host view or of the instance but its lock (its other files are Deno's cache, pipes and sockets).
+    const fds = [...Deno.readDirSync(`/proc/${child.pid}/fd`)].map((e) => e.name);
+    assert.ok(fds.length > 3, "the launcher's descriptors are read");
+    for (const fd of fds) {
+      let link: string, dir: boolean;
+      try {
+        link = Deno.readLinkSync(`/proc/${child.pid}/fd/${fd}`);
+        dir = Deno.statSync(`/proc/${child.pid}/fd/${fd}`).isDirectory;
+      } catch {
+        continue; // closed while listing
+      }
+      assert.ok(!dir, `fd ${fd}: a directory (${link})`);
+      assert.doesNotMatch(link, /^anon_inode:\[?(fsmount|fscontext|mount)/, `fd ${fd}: ${link}`);
+      assert.doesNotMatch(link, /\/zrootfs|^\/proc\/|\/layer\d/, `fd ${fd}: ${link}`);
+      if (/\/tmp\/bbl-\d+\//.test(link)) assert.match(link, /\/lock$/, `fd ${fd}: only the instance's lock`);
     }
   } finally {
     child.kill("SIGTERM");
