@@ -8,6 +8,7 @@
  */
 import { UsageError } from "../errors.ts";
 import { type ReadAt, withFile } from "../sys/files.ts";
+import { elfLayout, programHeaders } from "../sys/elf.ts";
 
 export type FsFormat = "squashfs" | "dwarfs";
 
@@ -40,7 +41,7 @@ export function readAppImage(file: string, read: ReadAt, size: number): AppImage
   if (text(head.subarray(0, 4)) !== "\x7fELF") fail(`not an AppImage: ${describe(head, read)}`);
   const cls = head[4], data = head[5];
   if ((cls !== 1 && cls !== 2) || (data !== 1 && data !== 2)) fail("not an AppImage: an ELF file of unknown class");
-  const is64 = cls === 2, le = data === 1;
+  const is64 = cls === 2;
   if (head[8] !== 0x41 || head[9] !== 0x49) {
     fail("not an AppImage: an ELF program without the AppImage marker ('AI' at offset 8)");
   }
@@ -49,27 +50,20 @@ export function readAppImage(file: string, read: ReadAt, size: number): AppImage
   }
   if (head[10] !== 2) fail(`an AppImage of unknown type ${head[10]}`);
   if (head.length < (is64 ? 64 : 52)) fail("truncated: the ELF header is incomplete");
-  const v = new DataView(head.buffer, head.byteOffset, head.length);
-  const word = (off: number) => is64 ? Number(v.getBigUint64(off, le)) : v.getUint32(off, le);
-  const half = (off: number) => v.getUint16(off, le);
-  const phoff = word(is64 ? 32 : 28), shoff = word(is64 ? 40 : 32);
-  const [phentsize, phnum, shentsize, shnum] = (is64 ? [54, 56, 58, 60] : [42, 44, 46, 48]).map(half);
+  const layout = elfLayout(head)!;
+  const { shoff, shentsize, shnum } = layout;
   if (shoff === 0 || shnum === 0) fail("not an AppImage: its ELF runtime has no section header table");
   const offset = shoff + shentsize * shnum;
   if (!Number.isSafeInteger(offset) || offset > size) {
     fail(`truncated: the ELF section headers end at ${offset}, beyond the end of the file (${size} bytes)`);
   }
-  const phdrs = read(phoff, phentsize * phnum);
-  if (phdrs.length < phentsize * phnum) fail("truncated: the ELF program headers are incomplete");
-  const pv = new DataView(phdrs.buffer, phdrs.byteOffset, phdrs.length);
-  for (let i = 0; i < phnum; i++) {
-    const at = i * phentsize;
-    const pOffset = is64 ? Number(pv.getBigUint64(at + 8, le)) : pv.getUint32(at + 4, le);
-    const pFilesz = is64 ? Number(pv.getBigUint64(at + 32, le)) : pv.getUint32(at + 16, le);
-    if (pOffset + pFilesz > offset) {
+  const segments = programHeaders(read, layout) ??
+    fail("truncated: the ELF program headers are incomplete");
+  for (const [i, p] of segments.entries()) {
+    if (p.offset + p.filesz > offset) {
       fail(
         `not a valid AppImage: segment ${i} of its runtime (ending at ${
-          pOffset + pFilesz
+          p.offset + p.filesz
         }) overlaps the image at ${offset}`,
       );
     }
