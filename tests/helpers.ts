@@ -177,6 +177,17 @@ export interface Running {
   output: string;
 }
 
+/** Starts `bbl ARGS` in the background as the test user; its stdout piped or not, its stderr not. */
+export function spawnBbl(
+  args: string[],
+  home: string,
+  env: Record<string, string> = {},
+  stdout: "piped" | "null" = "null",
+): Deno.ChildProcess {
+  const argv = bblArgv(args, userEnv(home, env));
+  return new Deno.Command(argv[0], { args: argv.slice(1), stdout, stderr: "null", clearEnv: true }).spawn();
+}
+
 /**
  * Starts `bbl ARGS` in the background as the test user and resolves once its stdout has shown
  * `ready`. setpriv and env exec in place, so `child.pid` is the launcher itself.
@@ -187,9 +198,7 @@ export async function startBbl(
   ready = "ready",
   env: Record<string, string> = {},
 ): Promise<Running> {
-  const argv = bblArgv(args, userEnv(home, env));
-  const child = new Deno.Command(argv[0], { args: argv.slice(1), stdout: "piped", stderr: "null", clearEnv: true })
-    .spawn();
+  const child = spawnBbl(args, home, env, "piped");
   const reader = child.stdout.getReader();
   let output = "";
   while (!output.includes(ready)) {

@@ -7,15 +7,14 @@ import assert from "node:assert/strict";
 import {
   asUser,
   bbl,
-  bblArgv,
   exists,
   installed,
   readRest,
   REPO,
   runArgv,
+  spawnBbl,
   startBbl,
   user,
-  userEnv,
   userTempDir,
   withUserDirs,
   writeAsUser,
@@ -470,20 +469,30 @@ Deno.test({
     }),
 });
 
+/** Distinct colours on a screen once an app has drawn its widgets there (text, controls). */
+const DRAWN = 32;
+
 /**
- * Screenshots the display once an app has drawn its widgets on it (many colours: text, controls), which
- * it does a moment after its window maps; fails if it never does.
+ * Takes screenshots (`take` counts the colours of one, up to DRAWN) until one shows an app's widgets,
+ * which it draws a moment after its window maps; fails if it never does.
  */
+async function untilDrawn(name: string, take: () => Promise<number>): Promise<void> {
+  let n = 0;
+  for (let i = 0; i < 50 && n < DRAWN; i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 200));
+    n = await take();
+  }
+  assert.ok(n >= DRAWN, `${name}: the app drew its widgets (${n} colours on the screen)`);
+}
+
+/** The X display's screenshot once an app has drawn its widgets on it. */
 async function screenshotWhenDrawn(x: Xserver, name: string): Promise<string> {
   const file = `${SHOTS}/${name}.xwd`;
   Deno.mkdirSync(SHOTS, { recursive: true });
-  let n = 0;
-  for (let i = 0; i < 50 && n < 32; i++) {
-    if (i > 0) await new Promise((r) => setTimeout(r, 200));
+  await untilDrawn(name, async () => {
     await x.client(["xwd", "-root", "-silent", "-out", file]);
-    n = colours(Deno.readFileSync(file), 32);
-  }
-  assert.ok(n >= 32, `${name}: the app drew its widgets (${n} colours on the screen)`);
+    return colours(Deno.readFileSync(file), DRAWN);
+  });
   return await screenshot(x, name);
 }
 
@@ -527,14 +536,7 @@ for (const t of TOOLKIT_APPS) {
           const nested = mode === "xephyr" || (mode === "auto" && t.gtk4);
           // The app's own window on your display, or the nested server's window (titled "bbl: NAME").
           const window = nested ? /"bbl: [^"]+"/ : new RegExp(`\\("${t.res}"`);
-          const argv = bblArgv(["--gui", mode, ...flags, "--", ...t.argv], userEnv(home, env));
-          const run = new Deno.Command(argv[0], {
-            args: argv.slice(1),
-            stdout: "null",
-            stderr: "piped",
-            clearEnv: true,
-          })
-            .spawn();
+          const run = spawnBbl(["--gui", mode, ...flags, "--", ...t.argv], home, env);
           try {
             let top = "";
             for (let i = 0; i < 200 && !window.test(top); i++) {
@@ -546,7 +548,7 @@ for (const t of TOOLKIT_APPS) {
             await screenshotWhenDrawn(x, `toolkit-${slug}-${mode}`);
           } finally {
             run.kill("SIGTERM");
-            await run.output();
+            await run.status;
           }
         }
         if (t.gtk4) {
@@ -565,26 +567,15 @@ for (const t of TOOLKIT_APPS) {
       // Under Wayland (a Wayland desktop's auto too): drawn on the compositor's black, empty desktop.
       await onWeston(async (home, env, w) => {
         for (const mode of ["wayland", "auto"]) {
-          const argv = bblArgv(["--gui", mode, ...flags, "--", ...t.argv], userEnv(home, env));
-          const run = new Deno.Command(argv[0], {
-            args: argv.slice(1),
-            stdout: "null",
-            stderr: "piped",
-            clearEnv: true,
-          })
-            .spawn();
+          const run = spawnBbl(["--gui", mode, ...flags, "--", ...t.argv], home, env);
+          const name = `toolkit-${slug}-wayland-${mode}`;
+          let png: Uint8Array = new Uint8Array();
           try {
-            let png: Uint8Array = new Uint8Array(), n = 0;
-            for (let i = 0; i < 50 && n < 32; i++) {
-              if (i > 0) await new Promise((r) => setTimeout(r, 200));
-              png = await w.screenshot();
-              n = await pngColours(png, 32);
-            }
-            Deno.writeFileSync(`${SHOTS}/toolkit-${slug}-wayland-${mode}.png`, png);
-            assert.ok(n >= 32, `${mode}: the app drew its widgets (${n} colours on the screen)`);
+            await untilDrawn(name, async () => pngColours(png = await w.screenshot(), DRAWN));
           } finally {
+            Deno.writeFileSync(`${SHOTS}/${name}.png`, png);
             run.kill("SIGTERM");
-            await run.output();
+            await run.status;
           }
         }
       });
