@@ -71,6 +71,8 @@ function resolveGui(m: Merged, h: DesktopHost, app: GuiApp): GuiSetting {
   const wayland = waylandSocket(h.env);
   const display = parseDisplay(h.env.DISPLAY);
   const untrusted = !valueOf(m, "x11_trusted");
+  let known: boolean | undefined; // the program is read once, and only if the choice depends on it
+  const gtk4 = () => (known ??= app.gtk4());
   // An AppImage is a desktop app: unless told otherwise, it gets the display there is, if any.
   if (app.appimage && (!s || s.from.label === "defaults")) {
     mode = (wayland && h.exists(wayland)) || display ? "auto" : "none";
@@ -80,7 +82,7 @@ function resolveGui(m: Merged, h: DesktopHost, app: GuiApp): GuiSetting {
     mode = wayland && h.exists(wayland) ? "wayland" : display ? "x11" : "none";
     if (mode === "none") throw new UsageError(`${label}: auto: neither WAYLAND_DISPLAY nor DISPLAY names a display`);
     // On X11, a GTK 4 app gets the mode that serves it: a nested X server of its own.
-    if (mode === "x11" && untrusted && app.gtk4()) {
+    if (mode === "x11" && untrusted && gtk4()) {
       if (!h.tool("Xephyr")) {
         throw new UsageError(
           `${label}: auto: ${gtk4OnX11(app)}; install Xephyr (package xserver-xephyr) for gui: xephyr, or set ` +
@@ -105,7 +107,7 @@ function resolveGui(m: Merged, h: DesktopHost, app: GuiApp): GuiSetting {
     );
   }
   if (mode === "x11") {
-    if (untrusted && app.gtk4()) {
+    if (untrusted && gtk4()) {
       throw new UsageError(
         `${label}: x11: ${gtk4OnX11(app)}: use gui: xephyr (a nested X server) or gui: wayland, or x11_trusted: ` +
           "true (full access to your X server)",

@@ -407,4 +407,11 @@ Deno.test("gui and GTK 4: refused on untrusted X11 with the modes that serve it;
     { appimage: false, label: "t", gtk4: () => (asked++, true) },
   );
   assert.equal(asked, 0, "the program is not read when no choice depends on it");
+  resolveDesktop(
+    mergeConfigs([{ from: { label: "defaults", dir: "/" }, config: { ...DEFAULT_CONFIG, gui: "auto" } }]),
+    fakeHost(onX, x),
+    "tool",
+    { appimage: false, label: "t", gtk4: () => (asked++, false) },
+  );
+  assert.equal(asked, 1, "and read once when it does (auto, then x11)");
 });
