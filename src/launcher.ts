@@ -11,6 +11,7 @@ import { waitChild } from "./sys/process.ts";
 import { copyWindowSize, foregroundGroup, isStopped, type Pty, pump, rawMode, takeTerminal } from "./sys/pty.ts";
 import { Instance } from "./instance.ts";
 import { spawnLayer } from "./layer/spawn_layer.ts";
+import { spawnNativeLayer } from "./layer/spawn_native.ts";
 import { allLayers } from "./plan/tree.ts";
 import { BblError } from "./errors.ts";
 import { diagnoseUserns } from "./userns.ts";
@@ -87,9 +88,11 @@ export async function launch(
     let pid: number;
     try {
       // SIGKILL of the launcher takes the whole sandbox down
-      pid = spawnLayer(plan, -1, SIG.SIGKILL, pty?.slave ?? -1);
+      pid = plan.root.native
+        ? spawnNativeLayer(plan, pty?.slave ?? -1)
+        : spawnLayer(plan, -1, SIG.SIGKILL, pty?.slave ?? -1);
     } catch (e) {
-      if (e instanceof SpawnError && e.isExec) {
+      if (e instanceof SpawnError && e.isExec && plan.root.runner) {
         throw new BblError(`starting the layer runner ${plan.root.runner!.path}: ${e.code}`);
       }
       throw diagnoseUserns(e) ?? e;

@@ -6,12 +6,15 @@
  * nothing else.
  */
 import type { IdMap } from "../plan/types.ts";
-import { SAVED, type SpawnOp } from "../sys/spawn.ts";
+import { reg, type SpawnOp } from "../sys/program.ts";
 import { AT_FDCWD, nr, O } from "../sys/consts.ts";
 
 export function formatIdMap(map: IdMap[]): string {
   return map.map((m) => `${m.inside} ${m.outside} ${m.count}`).join("\n") + "\n";
 }
+
+/** The register the maps' descriptors pass through (each is closed before the next is opened). */
+const FD = reg(0);
 
 /** open, write, close of one /proc/self file. */
 function writeOps(file: string, text: string, what: string): SpawnOp[] {
@@ -21,10 +24,10 @@ function writeOps(file: string, text: string, what: string): SpawnOp[] {
       what,
       nr: nr("openat"),
       args: [AT_FDCWD, new TextEncoder().encode(`/proc/self/${file}\0`), O.WRONLY | O.CLOEXEC],
-      save: true,
+      result: FD,
     },
-    { what, nr: nr("write"), args: [SAVED, bytes, bytes.length] },
-    { what, nr: nr("close"), args: [SAVED] },
+    { what, nr: nr("write"), args: [FD, bytes, bytes.length] },
+    { what, nr: nr("close"), args: [FD] },
   ];
 }
 

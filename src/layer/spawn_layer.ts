@@ -39,8 +39,38 @@ export function highFd(fd: number): number {
 }
 
 /** The plan of one layer's runner, in a memfd: no size limit, nothing on disk, gone with the process. */
-function planMemfd(plan: Plan): number {
+export function planMemfd(plan: Plan): number {
   return memfdOf("bbl-plan", new TextEncoder().encode(JSON.stringify(plan)), "writing the plan");
+}
+
+/**
+ * The first steps of a layer's process: its id maps, a session keyring of its own when asked, the
+ * sandbox's terminal as stdio (`stdio`, or -1), the plan (`planFd`, a high descriptor, or -1) at 3 and
+ * the report pipe (`reportFd`, high, or -1) at 4, every other descriptor closed on exec.
+ */
+export function entrySteps(layer: LayerPlan, stdio: number, planFd: number, reportFd: number): SpawnOp[] {
+  return [
+    ...(layer.uidMap && layer.gidMap ? idMapOps(layer.uidMap, layer.gidMap) : []),
+    ...(layer.sessionKeyring
+      ? [{
+        what: "joining a session keyring of the sandbox's own",
+        nr: nr("keyctl"),
+        args: [KEYCTL_JOIN_SESSION_KEYRING, 0],
+      }]
+      : []),
+    // the sandbox's terminal, when the launcher relays one, as stdin, stdout and stderr
+    ...(stdio >= 0
+      ? [0, 1, 2].map((to) => ({ what: "passing the sandbox's terminal", nr: nr("dup3"), args: [stdio, to, 0] }))
+      : []),
+    ...(planFd >= 0 ? [{ what: "passing the plan", nr: nr("dup3"), args: [planFd, PLAN_FD, 0] }] : []),
+    ...(reportFd >= 0 ? [{ what: "passing the report pipe", nr: nr("dup3"), args: [reportFd, REPORT_FD, 0] }] : []),
+    closeFdsOp(reportFd >= 0 ? REPORT_FD + 1 : planFd >= 0 ? PLAN_FD + 1 : 3),
+  ];
+}
+
+/** An init's runner never handles them: they stay pending until its native init reads them. */
+export function blockedFor(layer: LayerPlan): number[] {
+  return layer.unshare.includes("pid") ? FORWARDED_SIGNALS.map((s) => SIG[s]) : [];
 }
 
 /**
@@ -67,26 +97,8 @@ export function spawnLayer(
       argv: runner.argv,
       env: runner.env,
       pdeathsig,
-      // An init's runner never handles them: they stay pending until its native init reads them.
-      blocked: layer.unshare.includes("pid") ? FORWARDED_SIGNALS.map((s) => SIG[s]) : [],
-      ops: [
-        ...(layer.uidMap && layer.gidMap ? idMapOps(layer.uidMap, layer.gidMap) : []),
-        ...(layer.sessionKeyring
-          ? [{
-            what: "joining a session keyring of the sandbox's own",
-            nr: nr("keyctl"),
-            args: [KEYCTL_JOIN_SESSION_KEYRING, 0],
-          }]
-          : []),
-        // the sandbox's terminal, when the launcher relays one, as stdin, stdout and stderr
-        ...(stdio >= 0
-          ? [0, 1, 2].map((to) => ({ what: "passing the sandbox's terminal", nr: nr("dup3"), args: [stdio, to, 0] }))
-          : []),
-        { what: "passing the plan", nr: nr("dup3"), args: [fds[0], PLAN_FD, 0] },
-        ...(reportFd >= 0 ? [{ what: "passing the report pipe", nr: nr("dup3"), args: [fds[1], REPORT_FD, 0] }] : []),
-        closeFdsOp(reportFd >= 0 ? REPORT_FD + 1 : PLAN_FD + 1),
-        ...layerPrivilegeOps(layer),
-      ],
+      blocked: blockedFor(layer),
+      ops: [...entrySteps(layer, stdio, fds[0], reportFd >= 0 ? fds[1] : -1), ...layerPrivilegeOps(layer)],
       ...(beforeRelease ? { beforeRelease } : {}),
     });
   } finally {

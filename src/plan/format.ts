@@ -49,6 +49,7 @@ function layerLines(l: LayerPlan, pad: string): string[] {
   const out = [`${pad}${l.name}${joined}${l.app ? " (app)" : ""}: ${facts.join("; ")}`];
   const p = pad + "  ";
   if (l.runner) out.push(`${p}runner: ${l.runner.argv.join(" ")}`);
+  if (l.native) out.push(`${p}no runner: set up by a program the launcher compiles for bbl's interpreter`);
   if (l.rootMount) {
     out.push(`${p}new root on ${l.rootMount}:`, ...l.fs.map((op) => `${p}  ${fsLine(op)}`));
     if (l.sbxdir) out.push(`${p}  sbxdir      /sbxdir (apps/, temp/, plans of the layers below)`);

@@ -13,6 +13,7 @@ import { substitute } from "./template.ts";
 import { buildEnv } from "./env.ts";
 import { UsageError } from "../errors.ts";
 import { bblDir, runnerCommand } from "../selfexec.ts";
+import { nativeProblem } from "../layer/native_layer.ts";
 import { allLayers } from "./tree.ts";
 import type { NamedFile, RunOptions } from "./options.ts";
 import { builtAt, shownAt } from "./visible.ts";
@@ -557,6 +558,11 @@ class Planner {
       this.fail("layer", "no layer builds the app's root (fs above the app layer), which the configuration needs");
     }
     root.sessionKeyring = true;
+    if (nativeProblem(root) === null) {
+      // The launcher compiles its setup for the spawn stub's interpreter: one Deno runtime fewer.
+      delete root.runner;
+      root.native = true;
+    }
     return root;
   }
 }

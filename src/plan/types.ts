@@ -175,6 +175,11 @@ export interface LayerPlan {
    * layer (no root, sublayers, pid namespace or hostname: its processes are its helpers).
    */
   runner?: RunnerCommand;
+  /**
+   * On the first layer, when its setup is one src/layer/native_layer.ts compiles: no runner; the
+   * launcher's clone child runs that program, starts its sublayer's runner and becomes the init.
+   */
+  native?: true;
   sublayers: LayerPlan[];
   /** Present on the one layer that runs the app. */
   app?: AppPlan;

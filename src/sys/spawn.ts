@@ -4,8 +4,8 @@
  * Sequence, as seen from here:
  *   1. build the argument struct in an mmap'd arena (never V8 memory: the child only has what fork copies);
  *   2. call the stub: it blocks signals, clones with the namespace flags, returns the pid;
- *   3. `beforeRelease()`, then write the sync byte: the child runs its op list (plain system calls:
- *      among them, in a new user namespace, writing its own id maps) and execs;
+ *   3. `beforeRelease()`, then write the sync byte: the child runs its program (src/sys/program.ts:
+ *      among its steps, in a new user namespace, writing its own id maps) and execs;
  *   4. read the CLOEXEC error pipe: EOF means exec succeeded, 8 bytes name the failed step and errno.
  */
 import { Arena, mapCode } from "./arena.ts";
@@ -13,29 +13,14 @@ import { check, libc } from "./libc.ts";
 import { SysError } from "./errno.ts";
 import { nr, O } from "./consts.ts";
 import { STUB_BYTES } from "./stub/bytes.ts";
+import { type Arg, isBufferAt, isReg, PAUSE_MS, type SpawnOp } from "./program.ts";
 
-/** One system call the child makes after release and before execve. */
-export interface SpawnOp {
-  /** What this step means, for error messages ("dropping the capability bounding set"). */
-  what: string;
-  nr: number;
-  /**
-   * Integers; bytes that are copied next to the struct and passed by address; or a BPF program,
-   * passed as the address of a struct sock_fprog pointing at its copy.
-   */
-  args: (number | bigint | Uint8Array | { filter: Uint8Array } | typeof SAVED)[];
-  /** A failure of this step is not an error (for example PR_CAPBSET_DROP of an unknown capability). */
-  optional?: boolean;
-  /** Keep the result for later steps (a descriptor this step opens), which take it as `SAVED`. */
-  save?: boolean;
-}
-
-/** As a step's first argument: the result an earlier step kept (`save`). */
-export const SAVED = Symbol("saved result");
+export type { SpawnOp } from "./program.ts";
 
 export interface SpawnRequest {
   /** CLONE_NEW* flags. */
   flags: number;
+  /** What the child execs after its steps; "" for a program whose every branch ends in a step of its own. */
   path: string;
   argv: string[];
   env: string[];
@@ -60,8 +45,8 @@ export class SpawnError extends SysError {
   }
 }
 
-const STRUCT_SIZE = 152;
-const OP_SIZE = 64;
+const STRUCT_SIZE = 496;
+const OP_SIZE = 96;
 
 const STUB_SIGNATURE = { parameters: ["pointer"], result: "i64" } as const;
 let stubFn: Deno.UnsafeFnPointer<typeof STUB_SIGNATURE> | null = null;
@@ -158,7 +143,8 @@ export function spawn(req: SpawnRequest): number {
     const step = dv.getUint32(0, true), err = dv.getInt32(4, true);
     reap(pid);
     const isExec = step >= ops.length;
-    throw new SpawnError(isExec ? `executing ${req.path}` : ops[step].what, err, step, isExec);
+    const what = !isExec ? ops[step].what : req.path ? `executing ${req.path}` : "the program ended without an exec";
+    throw new SpawnError(what, err, step, isExec);
   } finally {
     for (const fd of [...open]) close(fd);
     arena?.free(); // the child has its own copy
@@ -173,17 +159,42 @@ function arenaSize(req: SpawnRequest, ops: SpawnOp[]): number {
       op.args.reduce<number>((m, a) =>
         m + (a instanceof Uint8Array
           ? a.length + 8
-          : "filter" in Object(a)
-          ? (a as { filter: Uint8Array }).filter.length + 32
+          : isBufferAt(a)
+          ? a.at.length + 8
+          : typeof a === "object" && "strings" in a
+          ? a.strings.reduce<number>((k, x) =>
+            k + 3 * x.length + 24, 8)
+          : typeof a === "object" && "filter" in a
+          ? a.filter.length + 32
           : 0), 0),
     0,
   );
   return STRUCT_SIZE + OP_SIZE * ops.length + text + data + 8 * (req.argv.length + req.env.length + 2);
 }
 
-function argValue(arena: Arena, a: SpawnOp["args"][number]): bigint | number {
-  if (a === SAVED) return 0; // the stub puts the kept result there (flag 4)
-  if (a instanceof Uint8Array) return arena.put(a);
+/** Argument bytes copied once each: the same Uint8Array in several steps is one buffer in the child. */
+class Buffers {
+  private at = new Map<Uint8Array, bigint>();
+  constructor(private arena: Arena) {}
+
+  put(bytes: Uint8Array): bigint {
+    let addr = this.at.get(bytes);
+    if (addr === undefined) this.at.set(bytes, addr = this.arena.put(bytes));
+    return addr;
+  }
+}
+
+function argValue(arena: Arena, buffers: Buffers, a: Arg): bigint | number {
+  if (isReg(a)) return a.reg;
+  if (a instanceof Uint8Array) return buffers.put(a);
+  if (isBufferAt(a)) return buffers.put(a.at) + BigInt(a.offset);
+  if (typeof a === "object" && "strings" in a) {
+    const list = new BigUint64Array([
+      ...a.strings.map((x) => typeof x === "string" ? arena.putString(x) : buffers.put(x)),
+      0n,
+    ]);
+    return arena.put(new Uint8Array(list.buffer));
+  }
   if (typeof a === "object") {
     const fprog = new DataView(new ArrayBuffer(16)); // struct sock_fprog { u16 len; u64 filter; }
     fprog.setUint16(0, a.filter.length / 8, true);
@@ -193,11 +204,14 @@ function argValue(arena: Arena, a: SpawnOp["args"][number]): bigint | number {
   return a;
 }
 
-/** Lays out struct spawn_args (see the stub source for the field list) and the op array. */
+const ON_FAIL = { report: 0, ignore: 1, skip: 2, retry: 3 };
+
+/** Lays out struct spawn_args and the program (see the stub source for both layouts). */
 function writeArgs(arena: Arena, req: SpawnRequest, fds: { syncR: number; syncW: number; errW: number }) {
   const v = arena.view;
   const s = arena.alloc(STRUCT_SIZE);
   const ops = arena.alloc(OP_SIZE * req.ops.length);
+  const buffers = new Buffers(arena);
   const u64 = (off: number, val: bigint | number) => v.setBigUint64(off, BigInt.asUintN(64, BigInt(val)), true);
   u64(s + 0, req.flags);
   u64(s + 8, arena.putString(req.path));
@@ -209,13 +223,27 @@ function writeArgs(arena: Arena, req: SpawnRequest, fds: { syncR: number; syncW:
   u64(s + 56, req.pdeathsig);
   u64(s + 64, arena.addr(ops));
   u64(s + 72, req.ops.length);
-  u64(s + 88, -1n); // the block-all mask; the old mask, SIG_DFL action and scratch stay zero
+  u64(s + 88, -1n); // the block-all mask; the old mask, SIG_DFL action, scratch and registers stay zero
   u64(s + 136, (req.blocked ?? []).reduce((m, sig) => m | (1n << BigInt(sig - 1)), 0n));
+  u64(s + 408, PAUSE_MS * 1_000_000); // tv_nsec of the pause (tv_sec 0)
   req.ops.forEach((op, i) => {
     const o = ops + OP_SIZE * i;
     u64(o, op.nr);
-    if (op.args.slice(1).includes(SAVED)) throw new Error(`${op.what}: only the first argument can be SAVED`);
-    op.args.forEach((a, j) => u64(o + 8 + 8 * j, argValue(arena, a)));
-    u64(o + 56, (op.optional ? 1 : 0) | (op.save ? 2 : 0) | (op.args[0] === SAVED ? 4 : 0));
+    if (op.args.length > 6) throw new Error(`${op.what}: more than six arguments`);
+    op.args.forEach((a, j) => u64(o + 8 + 8 * j, argValue(arena, buffers, a)));
+    u64(o + 56, op.args.reduce<number>((m, a, j) => isReg(a) ? m | (1 << j) : m, 0));
+    u64(o + 64, op.result ? op.result.reg : -1);
+    const f = op.onFail ?? "report";
+    if (typeof f === "string") u64(o + 72, ON_FAIL[f]);
+    else if ("errno" in f) {
+      u64(o + 72, ON_FAIL.skip);
+      u64(o + 80, f.errno);
+      u64(o + 88, f.skip);
+    } else {
+      u64(o + 72, ON_FAIL.retry);
+      u64(o + 80, f.whileAlive.reg);
+      u64(o + 88, f.tries);
+    }
+    if (op.skip !== undefined) u64(o + 88, op.skip);
   });
 }

@@ -81,34 +81,116 @@ bbl_spawn:
     ldr x0, [x19, #32]
     svc #0
 
-    mov x20, #0                  // x20 = op index
-    ldr x21, [x19, #64]          // x21 = &ops[0]
+    mov x20, #0                  // x20 = step index
 .Lop:
     ldr x9, [x19, #72]
     cmp x20, x9
-    b.hs .Lexec                  // all ops done
-    ldr x8, [x21]                // nr
-    ldp x0, x1, [x21, #8]        // a0, a1
-    ldp x2, x3, [x21, #24]       // a2, a3
-    ldp x4, x5, [x21, #40]       // a4, a5
-    ldr x9, [x21, #56]           // flags
-    tbz x9, #2, .Lcall
-    ldr x0, [x19, #144]          // flag 4: a0 is the result an earlier step kept
+    b.hs .Lexec                  // all steps done
+    ldr x21, [x19, #64]
+    mov x9, #96
+    madd x21, x20, x9, x21       // x21 = &ops[x20]
+    ldr x22, [x21, #88]          // x22 = tries left, for a retried step
+    ldr x10, [x21, #56]          // regargs
+    mov x11, #0                  // copy a0..a5 to args, registers substituted
+.Larg:
+    add x12, x21, #8
+    ldr x9, [x12, x11, lsl #3]
+    lsr x13, x10, x11
+    tbz x13, #0, .Lplain         // regargs bit i
+    add x12, x19, #144
+    ldr x9, [x12, x9, lsl #3]    // the register it names
+.Lplain:
+    add x12, x19, #416
+    str x9, [x12, x11, lsl #3]
+    add x11, x11, #1
+    cmp x11, #6
+    b.lo .Larg
+    ldr x9, [x21]
+    cmn x9, #1
+    b.eq .Ldecimal
+    cmn x9, #2
+    b.eq .Lskip
+    cmn x9, #3
+    b.eq .Lskipzero
 .Lcall:
+    ldr x8, [x21]                // nr
+    ldp x0, x1, [x19, #416]      // a0..a5
+    ldp x2, x3, [x19, #432]
+    ldp x4, x5, [x19, #448]
     svc #0
     cmn x0, #4095
     b.hs .Lstepfailed            // carry: in [-4095, -1], -errno
-    ldr x9, [x21, #56]
-    tbz x9, #1, .Lnext
-    str x0, [x19, #144]          // flag 2: keep the result for later steps
-    b .Lnext
-.Lstepfailed:
-    ldr x9, [x21, #56]
-    tbz x9, #0, .Lfail           // a required step failed: report it
+    ldr x9, [x21, #64]           // dst
+    tbnz x9, #63, .Lnext
+    add x12, x19, #144
+    str x0, [x12, x9, lsl #3]    // keep the result
 .Lnext:
-    add x21, x21, #64
     add x20, x20, #1
     b .Lop
+.Lstepfailed:
+    ldr x9, [x21, #72]           // onfail
+    cmp x9, #1
+    b.eq .Lnext                  // 1: ignored
+    cmp x9, #3
+    b.eq .Lretry
+    cmp x9, #2
+    b.ne .Lfail                  // 0: report
+    neg x10, x0                  // the errno
+    ldr x9, [x21, #80]
+    cmp x10, x9
+    b.ne .Lfail                  // 2: not the errno that means "skip"
+.Lskip:
+    ldr x9, [x21, #88]           // skip n steps
+    add x20, x20, x9
+    b .Lnext
+.Lskipzero:
+    ldr x9, [x19, #416]
+    cbnz x9, .Lnext
+    b .Lskip
+.Lretry:
+    mov x23, x0                  // the failure, reported if no try is left
+    mov x8, #260                 // wait4(regs[err], NULL, WNOHANG, NULL): has it exited?
+    ldr x9, [x21, #80]
+    add x12, x19, #144
+    ldr x0, [x12, x9, lsl #3]
+    mov x1, #0
+    mov x2, #1
+    mov x3, #0
+    svc #0
+    cmp x0, #0
+    b.gt .Lexited
+    subs x22, x22, #1
+    b.mi .Lgaveup
+    mov x8, #101                 // nanosleep(&pause, NULL)
+    add x0, x19, #400
+    mov x1, #0
+    svc #0
+    b .Lcall                     // the same arguments again
+.Lexited:
+    mov x0, #-10                 // ECHILD: the process waited for has exited
+    b .Lfail
+.Lgaveup:
+    mov x0, x23
+    b .Lfail
+.Ldecimal:
+    ldr x9, [x19, #416]          // the number
+    add x12, x19, #488           // digits are written backwards from here
+    strb wzr, [x12]
+    mov x13, #10
+.Ldigit:
+    udiv x14, x9, x13            // x14 = x9 / 10
+    msub x15, x14, x13, x9       // x15 = the digit
+    add x15, x15, #48            // '0'
+    sub x12, x12, #1
+    strb w15, [x12]
+    mov x9, x14
+    cbnz x9, .Ldigit
+    ldr x10, [x19, #424]         // the destination
+.Lcopy:
+    ldrb w9, [x12], #1           // copy the digits and the NUL
+    strb w9, [x10], #1
+    cbnz w9, .Lcopy
+    b .Lnext
 
 .Lexec:
     mov x8, #135                 // rt_sigprocmask: the program starts with execmask
@@ -121,7 +203,7 @@ bbl_spawn:
     ldr x0, [x19, #8]
     ldr x1, [x19, #16]
     ldr x2, [x19, #24]
-    svc #0                       // returns only on failure; x20 == nops marks "execve"
+    svc #0                       // returns only on failure; x20 == number of steps marks "execve"
 
 .Lfail:
     neg w9, w0                   // -errno -> errno

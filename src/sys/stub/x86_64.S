@@ -25,12 +25,26 @@
 #  128 scratch    8 bytes: the sync byte, then the error report
 #  136 execmask   the signal mask the program starts with (an init's runner: the signals its
 #                 native init reads, kept pending until then)
-#  144 saved      the result a step kept (flag 2), passed as a0 to steps with flag 4 (a descriptor
-#                 opened by one step and written or closed by the next)
+#  144 regs       32 registers: results kept by steps (descriptors, pids), arguments of later ones
+#  400 pause      struct timespec slept between the tries of a retried step
+#  416 args       scratch: the current step's six arguments, registers substituted
+#  464 digits     scratch: a number being written in decimal
 #
-# struct op (8 words): nr, a0..a5, flags (bit 0: ignore failure; bit 1: keep the result in saved;
-# bit 2: a0 is saved). A step is a plain system call, so the TypeScript side decides and documents
-# what the child does (prctl, capset, setsid, dup2, writing its own id maps, ...).
+# struct op (12 words), a small program rather than a list of calls, so that the planner can emit
+# a layer's whole setup (descriptors opened by one step and used by later ones, optional steps,
+# readiness waits, sub-processes) and this routine stays an interpreter that decides nothing:
+#    0 nr         system call number, or a pseudo-step: -1 decimal, -2 skip, -3 skip if zero
+#    8 a0..a5     arguments
+#   56 regargs    bit i: a_i names a register, whose value is passed instead
+#   64 dst        register that keeps the result, or -1
+#   72 onfail     0 report; 1 ignore; 2 skip n steps when the errno is `err`, else report;
+#                 3 retry up to n times, `pause` apart, while the process in register `err` lives
+#                 (it exiting is reported as ECHILD; running out of tries as the last errno)
+#   80 err
+#   88 n
+# Pseudo-steps: decimal writes a0 in decimal at a1 (NUL-terminated: a path or option ending in a
+# descriptor number); skip jumps n steps ahead; skip-if-zero does when a0 is 0 (after a clone step:
+# the child's branch). Steps only jump forward, so every program ends.
 
     .intel_syntax noprefix
     .text
@@ -120,36 +134,114 @@ bbl_spawn:
     mov rdi, [rbx+32]
     syscall
 
-    xor r12d, r12d               # r12 = op index
-    mov r13, [rbx+64]            # r13 = &ops[0]
+    xor r12d, r12d               # r12 = step index
 .Lop:
     cmp r12, [rbx+72]
-    jae .Lexec                   # all ops done
-    mov rax, [r13]               # nr
-    mov rdi, [r13+8]             # a0
-    mov rsi, [r13+16]            # a1
-    mov rdx, [r13+24]            # a2
-    mov r10, [r13+32]            # a3
-    mov r8, [r13+40]             # a4
-    mov r9, [r13+48]             # a5
-    test qword ptr [r13+56], 4
-    jz .Lcall
-    mov rdi, [rbx+144]           # flag 4: a0 is the result an earlier step kept
+    jae .Lexec                   # all steps done
+    imul r13, r12, 96            # r13 = &ops[r12]
+    add r13, [rbx+64]
+    mov r15, [r13+88]            # r15 = tries left, for a retried step
+    xor ecx, ecx                 # copy a0..a5 to args, registers substituted
+.Larg:
+    mov rax, [r13+8+8*rcx]
+    bt qword ptr [r13+56], rcx   # regargs bit i
+    jnc .Lplain
+    mov rax, [rbx+144+8*rax]     # the register it names
+.Lplain:
+    mov [rbx+416+8*rcx], rax
+    inc ecx
+    cmp ecx, 6
+    jb .Larg
+    mov rax, [r13]
+    cmp rax, -1
+    je .Ldecimal
+    cmp rax, -2
+    je .Lskip
+    cmp rax, -3
+    je .Lskipzero
 .Lcall:
+    mov rax, [r13]               # nr
+    mov rdi, [rbx+416]           # a0..a5
+    mov rsi, [rbx+424]
+    mov rdx, [rbx+432]
+    mov r10, [rbx+440]
+    mov r8, [rbx+448]
+    mov r9, [rbx+456]
     syscall
     cmp rax, -4095
     jae .Lstepfailed             # unsigned -4095 and above: -errno
-    test qword ptr [r13+56], 2
-    jz .Lnext
-    mov [rbx+144], rax           # flag 2: keep the result for later steps
-    jmp .Lnext
-.Lstepfailed:
-    test qword ptr [r13+56], 1
-    jz .Lfail                    # a required step failed: report it
+    mov rcx, [r13+64]            # dst
+    test rcx, rcx
+    js .Lnext
+    mov [rbx+144+8*rcx], rax     # keep the result
 .Lnext:
-    add r13, 64                  # next op
     inc r12
     jmp .Lop
+.Lstepfailed:
+    mov rcx, [r13+72]            # onfail
+    cmp rcx, 1
+    je .Lnext                    # 1: ignored
+    cmp rcx, 3
+    je .Lretry
+    cmp rcx, 2
+    jne .Lfail                   # 0: report
+    mov rdx, rax
+    neg rdx                      # the errno
+    cmp rdx, [r13+80]
+    jne .Lfail                   # 2: not the errno that means "skip"
+.Lskip:
+    add r12, [r13+88]            # skip n steps
+    jmp .Lnext
+.Lskipzero:
+    cmp qword ptr [rbx+416], 0
+    jne .Lnext
+    jmp .Lskip
+.Lretry:
+    mov r14, rax                 # the failure, reported if no try is left
+    mov eax, 61                  # wait4(regs[err], NULL, WNOHANG, NULL): has it exited?
+    mov rcx, [r13+80]
+    mov rdi, [rbx+144+8*rcx]
+    xor esi, esi
+    mov edx, 1
+    xor r10d, r10d
+    syscall
+    test rax, rax
+    jg .Lexited
+    dec r15
+    js .Lgaveup
+    mov eax, 35                  # nanosleep(&pause, NULL)
+    lea rdi, [rbx+400]
+    xor esi, esi
+    syscall
+    jmp .Lcall                   # the same arguments again
+.Lexited:
+    mov rax, -10                 # ECHILD: the process waited for has exited
+    jmp .Lfail
+.Lgaveup:
+    mov rax, r14
+    jmp .Lfail
+.Ldecimal:
+    mov rax, [rbx+416]           # the number
+    lea rsi, [rbx+488]           # digits are written backwards from here
+    mov byte ptr [rsi], 0
+    mov ecx, 10
+.Ldigit:
+    xor edx, edx
+    div rcx                      # rax = rax / 10, rdx = the digit
+    add dl, 48                   # '0'
+    dec rsi
+    mov [rsi], dl
+    test rax, rax
+    jnz .Ldigit
+    mov rdi, [rbx+424]           # the destination
+.Lcopy:
+    mov al, [rsi]                # copy the digits and the NUL
+    mov [rdi], al
+    inc rsi
+    inc rdi
+    test al, al
+    jnz .Lcopy
+    jmp .Lnext
 
 .Lexec:
     mov eax, 14                  # rt_sigprocmask: the program starts with execmask
@@ -162,7 +254,7 @@ bbl_spawn:
     mov rdi, [rbx+8]
     mov rsi, [rbx+16]
     mov rdx, [rbx+24]
-    syscall                      # returns only on failure; r12 == nops marks "execve"
+    syscall                      # returns only on failure; r12 == number of steps marks "execve"
 
 .Lfail:
     neg eax                      # -errno -> errno

@@ -1,0 +1,25 @@
+/** The real kernel for the TypeScript interpreter (src/sys/program.ts): syscall(2) in this process. */
+import { errno, libc, ptr } from "./libc.ts";
+import type { Kernel, KernelArg } from "./program.ts";
+
+function value(a: KernelArg): bigint {
+  if (typeof a === "bigint") return a;
+  if (a instanceof Uint8Array) return ptr(a);
+  if ("at" in a) return ptr(a.at) + BigInt(a.offset);
+  if ("strings" in a) throw new Error("execve is the stub's: this process would stop being bbl");
+  throw new Error("a BPF program is installed by the stub only"); // seccomp acts on one thread
+}
+
+/** Every argument kept alive by `args` until the call returns (they are its own arrays). */
+export const realKernel: Kernel = (nr, args) => {
+  const a = [...args.map(value), 0n, 0n, 0n, 0n, 0n, 0n].slice(0, 6) as [
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+    bigint,
+  ];
+  const r = libc.syscall(BigInt(nr), ...a);
+  return r === -1n ? -BigInt(errno()) : r;
+};

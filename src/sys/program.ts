@@ -1,0 +1,164 @@
+/**
+ * Programs for the spawn stub's interpreter (src/sys/stub/*.S): what a new process does between its
+ * clone and its execve, as data. A step is a system call whose arguments may name registers (the
+ * descriptor an earlier step opened, the pid of a child it cloned) and whose failure has a policy
+ * (report, ignore, skip what depends on it, retry while a process lives), or one of three pseudo-steps
+ * (write a number in decimal, skip ahead, skip ahead when zero). Steps only jump forward.
+ *
+ * `runProgram` is the same interpreter in TypeScript, over any kernel: tests run the planner's real
+ * programs on a recording one; a layer runner runs its root's program on the real one (syscall(2)).
+ */
+import { nr as sysNr } from "./consts.ts";
+
+/** A register of the interpreter (0-31): a step's result kept for later steps. */
+export interface Reg {
+  readonly reg: number;
+}
+
+export const REGISTERS = 32;
+
+export function reg(n: number): Reg {
+  if (!Number.isInteger(n) || n < 0 || n >= REGISTERS) throw new Error(`no register ${n}`);
+  return { reg: n };
+}
+
+/**
+ * Integers; bytes, copied next to the program and passed by address (the same Uint8Array is the same
+ * memory in every step that names it); a string list; a BPF program, passed as the address of its
+ * struct sock_fprog; or a register.
+ */
+export type Arg = number | bigint | Uint8Array | BufferAt | StringList | { filter: Uint8Array } | Reg;
+
+/** A NULL-terminated array of pointers to NUL-terminated strings (execve's argv and envp). */
+export interface StringList {
+  strings: (string | Uint8Array)[];
+}
+
+/**
+ * What a failure means: "report" (the default: the process reports the step and its errno, then
+ * exits), "ignore", skip `skip` steps when the errno is `errno` (an optional source that is absent),
+ * or retry up to `tries` more times `PAUSE_MS` apart while the process in `whileAlive` has not exited
+ * (a readiness wait: ECHILD is reported when it exits, the last errno when the tries run out).
+ */
+export type OnFail =
+  | "report"
+  | "ignore"
+  | { errno: number; skip: number }
+  | { tries: number; whileAlive: Reg };
+
+/** One system call the process makes, or a pseudo-step. */
+export interface SpawnOp {
+  /** What this step means, for error messages ("dropping the capability bounding set"). */
+  what: string;
+  /** A system call number, or one of PSEUDO. */
+  nr: number;
+  args: Arg[];
+  /** The register that keeps the result. */
+  result?: Reg;
+  onFail?: OnFail;
+  /** Pseudo-steps skip and skip-if-zero: how many steps they jump over. */
+  skip?: number;
+}
+
+/** Pseudo-steps (never system call numbers). */
+export const PSEUDO = { decimal: -1, skip: -2, skipIfZero: -3 } as const;
+
+export const PAUSE_MS = 20;
+
+/** Writes the value of `r` in decimal into `buf` from `offset` (NUL-terminated). */
+export function decimalOp(what: string, r: Reg, buf: Uint8Array, offset: number): SpawnOp {
+  if (buf.length < offset + 21) throw new Error(`${what}: no room for a number`);
+  return { what, nr: PSEUDO.decimal, args: [r, { at: buf, offset }] };
+}
+
+/** Jumps over the next `n` steps. */
+export function skipOp(what: string, n: number): SpawnOp {
+  return { what, nr: PSEUDO.skip, args: [], skip: n };
+}
+
+/** Jumps over the next `n` steps when `r` is 0 (after a clone: in the child). */
+export function skipIfZeroOp(what: string, r: Reg, n: number): SpawnOp {
+  return { what, nr: PSEUDO.skipIfZero, args: [r], skip: n };
+}
+
+/** A buffer argument that starts `offset` bytes into `at` (for decimalOp). */
+export interface BufferAt {
+  at: Uint8Array;
+  offset: number;
+}
+
+export function isReg(a: unknown): a is Reg {
+  return typeof a === "object" && a !== null && "reg" in a;
+}
+
+export function isBufferAt(a: unknown): a is BufferAt {
+  return typeof a === "object" && a !== null && "at" in a;
+}
+
+/** An argument as the kernel gets it in the TypeScript interpreter: a register's value, or as given. */
+export type KernelArg = bigint | Uint8Array | BufferAt | StringList | { filter: Uint8Array };
+
+/** A system call: the result, or -errno. */
+export type Kernel = (nr: number, args: KernelArg[]) => bigint;
+
+/** How a program ended in the TypeScript interpreter. */
+export type Outcome =
+  | { ok: true; regs: bigint[] }
+  | { ok: false; step: number; errno: number; regs: bigint[] };
+
+const ECHILD = 10;
+
+/** Steps after whose success the program has ended: an exec or an exit. */
+const ENDS = ["execve", "execveat", "exit_group"].map(sysNr);
+
+/**
+ * Runs `ops` as the stub does, on `kernel`; `sleep` stands for the pause between tries. A clone
+ * step returns what `kernel` says: a recording kernel decides which branch (0: the child) is taken.
+ */
+export function runProgram(ops: SpawnOp[], kernel: Kernel, sleep: () => void = () => {}): Outcome {
+  const regs = new Array<bigint>(REGISTERS).fill(0n);
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i];
+    const args: KernelArg[] = op.args.map((a) =>
+      isReg(a) ? regs[a.reg] : typeof a === "number" ? BigInt(a) : a as KernelArg
+    );
+    if (op.nr === PSEUDO.decimal) {
+      const { at, offset } = args[1] as BufferAt;
+      const text = new TextEncoder().encode(`${BigInt.asUintN(64, args[0] as bigint)}\0`);
+      at.set(text, offset);
+      continue;
+    }
+    if (op.nr === PSEUDO.skip || (op.nr === PSEUDO.skipIfZero && args[0] === 0n)) {
+      i += op.skip ?? 0;
+      continue;
+    }
+    if (op.nr === PSEUDO.skipIfZero) continue;
+    const onFail = op.onFail ?? "report";
+    let tries = typeof onFail === "object" && "tries" in onFail ? onFail.tries : 0;
+    for (;;) {
+      const r = kernel(op.nr, args);
+      if (r >= 0n || r < -4095n) {
+        if (op.result) regs[op.result.reg] = r;
+        // This process is no longer the program's: it runs another, or is gone.
+        if (ENDS.includes(op.nr)) return { ok: true, regs };
+        break;
+      }
+      const errno = Number(-r);
+      if (onFail === "ignore") break;
+      if (typeof onFail === "object" && "errno" in onFail && onFail.errno === errno) {
+        i += onFail.skip;
+        break;
+      }
+      if (typeof onFail === "object" && "tries" in onFail) {
+        const waited = kernel(sysNr("wait4"), [regs[onFail.whileAlive.reg], 0n, 1n, /* WNOHANG */ 0n]);
+        if (waited > 0n) return { ok: false, step: i, errno: ECHILD, regs };
+        if (tries-- > 0) {
+          sleep();
+          continue;
+        }
+      }
+      return { ok: false, step: i, errno, regs };
+    }
+  }
+  return { ok: true, regs };
+}
