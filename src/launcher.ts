@@ -13,7 +13,8 @@ import { Instance } from "./instance.ts";
 import { spawnLayer } from "./layer/spawn_layer.ts";
 import { spawnNativeLayer } from "./layer/spawn_native.ts";
 import { allLayers } from "./plan/tree.ts";
-import { BblError } from "./errors.ts";
+import { BblError, EXIT } from "./errors.ts";
+import { PATH_MEANING } from "./sys/errno.ts";
 import { diagnoseUserns } from "./userns.ts";
 import { holdXServer, writeXauth } from "./desktop/xauth.ts";
 
@@ -62,6 +63,22 @@ function relay(pty: Pty, fg: boolean, restore: () => void): { drained: Promise<v
   };
 }
 
+/**
+ * The app could not be executed (the sandbox is gone: its inits exited with it): said as a shell
+ * would, with its exit code, 127 when it was not found, 126 otherwise.
+ */
+function appFailed(plan: Plan, e: SpawnError): number {
+  const app = allLayers(plan.root).find((l) => l.app)!.app!;
+  const cmd = app.argv[0];
+  const [message, code] = e.code !== "ENOENT"
+    ? [`${cmd}: cannot execute in the sandbox: ${e.code}`, EXIT.CANNOT_EXEC]
+    : e.op!.app === "search"
+    ? [`${cmd}: command not found in the sandbox (PATH=${app.env.PATH ?? ""})`, EXIT.NOT_FOUND]
+    : [`${cmd}: cannot execute in the sandbox: ENOENT`, EXIT.NOT_FOUND];
+  console.error(`bbl: ${message}`);
+  return code;
+}
+
 /** Ctrl-Z, the usual suspend character. */
 const SUSPEND_KEY = 0x1a;
 
@@ -75,7 +92,8 @@ export async function launch(
   const roots = allLayers(plan.root).filter((l) => l.rootMount).map((l) => l.name);
   const instance = Instance.create(plan.instanceDir, uid, roots);
   const forwards: [Deno.Signal, () => void][] = [];
-  let terminal: ReturnType<typeof relay> | null = null;
+  // Set once the sandbox exists (a closure assigns it: TypeScript must not narrow it to null).
+  let terminal = null as ReturnType<typeof relay> | null;
   const fg = pty !== null && foreground();
   let restore = () => {};
   let xhold: Deno.Conn | null = null;
@@ -86,25 +104,33 @@ export async function launch(
     if (plan.xauth?.kind === "untrusted") xhold = await holdXServer(plan.xauth.display, env);
     if (plan.xauth) writeXauth(plan.xauth, env);
     let pid: number;
+    // Once the sandbox's first process exists and before it runs: from then on, signals to bbl and
+    // the terminal reach it (the app may start and ask for them before spawning returns).
+    const started = (first: number) => {
+      if (pty) terminal = relay(pty, fg, restore);
+      for (const name of FORWARDED_SIGNALS) {
+        if (name === "SIGWINCH" && pty) continue; // the pty's size change signals the app itself
+        const handler = () => libc.kill(first, SIG[name]);
+        Deno.addSignalListener(name, handler);
+        forwards.push([name, handler]);
+      }
+    };
     try {
       // SIGKILL of the launcher takes the whole sandbox down
       pid = plan.root.native
-        ? spawnNativeLayer(plan, pty?.slave ?? -1)
-        : spawnLayer(plan, -1, SIG.SIGKILL, pty?.slave ?? -1);
+        ? spawnNativeLayer(plan, pty?.slave ?? -1, started)
+        : spawnLayer(plan, -1, SIG.SIGKILL, pty?.slave ?? -1, started);
     } catch (e) {
       if (e instanceof SpawnError && e.isExec && plan.root.runner) {
         throw new BblError(`starting the layer runner ${plan.root.runner!.path}: ${e.code}`);
       }
+      if (e instanceof SpawnError && e.op?.app) return appFailed(plan, e);
+      if (e instanceof SpawnError && PATH_MEANING[e.code]) {
+        throw new BblError(`${e.what}: ${PATH_MEANING[e.code]} (${e.code})`);
+      }
       throw diagnoseUserns(e) ?? e;
     } finally {
       if (pty) libc.close(pty.slave); // the sandbox holds it now: when it is gone, the relay ends
-    }
-    if (pty) terminal = relay(pty, fg, restore);
-    for (const name of FORWARDED_SIGNALS) {
-      if (name === "SIGWINCH" && pty) continue; // the pty's size change signals the app itself
-      const handler = () => libc.kill(pid, SIG[name]);
-      Deno.addSignalListener(name, handler);
-      forwards.push([name, handler]);
     }
     const { code } = await waitChild(pid);
     // The sandbox is gone, so is every holder of the pty's slave: the relay drains and ends.

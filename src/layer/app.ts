@@ -5,7 +5,7 @@
  * its controlling terminal when there is one).
  */
 import type { AppPlan, LayerPlan } from "../plan/types.ts";
-import { spawn, SpawnError } from "../sys/spawn.ts";
+import { spawn, SpawnError, type SpawnOp } from "../sys/spawn.ts";
 import { closeFdsOp, dropPrivilegesOps, lastCap, privilegeProblems } from "../sys/privileges.ts";
 import { nr } from "../sys/consts.ts";
 import { check, cstr, libc } from "../sys/libc.ts";
@@ -34,26 +34,37 @@ function enterWorkingDir(app: AppPlan): void {
 }
 
 /**
- * Spawns the app layer's process, the app itself; returns its pid once it has exec'd (or throws with
- * the exit code a shell would use). Whatever the template says, the app never keeps a capability.
+ * The app's steps before its execve, in order: its id maps, descriptors closed, its process group
+ * (with a terminal: a group of the session that owns it, see LayerPlan.session; without one, a
+ * session of its own), a time namespace, limits (while it may still raise hard ones), `middle` (what
+ * the caller adds there, while the app still may), every privilege dropped, the seccomp filter last
+ * (it may forbid what the steps above use). Whatever the template says, the app keeps no capability.
  */
-export function startApp(layer: LayerPlan, beforeRelease?: () => void): number {
+export function appSteps(layer: LayerPlan, middle: SpawnOp[] = []): SpawnOp[] {
   const app = layer.app!;
-  enterWorkingDir(app);
-  const path = app.path ?? resolveCommand(app.argv[0], app.env.PATH ?? "");
-  // With a terminal, the app is a process group of the session that owns it (see LayerPlan.session),
-  // made the terminal's foreground group below; without one, a session of its own.
-  const ops = [
+  return [
     ...(layer.uidMap && layer.gidMap ? idMapOps(layer.uidMap, layer.gidMap) : []),
     closeFdsOp(3),
     app.terminal
       ? { what: "starting a process group", nr: nr("setpgid"), args: [0, 0] }
       : { what: "starting a new session", nr: nr("setsid"), args: [] },
+    ...(layer.unshare.includes("time") ? [timeNsOp()] : []),
+    ...limitOps(app.limits),
+    ...middle,
+    ...dropPrivilegesOps(lastCap()),
+    ...(app.seccomp ? [seccompOp(app.seccomp)] : []),
   ];
-  if (layer.unshare.includes("time")) ops.push(timeNsOp());
-  ops.push(...limitOps(app.limits)); // while it may still raise hard limits
-  ops.push(...dropPrivilegesOps(lastCap()));
-  if (app.seccomp) ops.push(seccompOp(app.seccomp)); // last: it may forbid what the steps above use
+}
+
+/**
+ * Spawns the app layer's process, the app itself; returns its pid once it has exec'd (or throws with
+ * the exit code a shell would use).
+ */
+export function startApp(layer: LayerPlan, beforeRelease?: () => void): number {
+  const app = layer.app!;
+  enterWorkingDir(app);
+  const path = app.path ?? resolveCommand(app.argv[0], app.env.PATH ?? "");
+  const ops = appSteps(layer);
   try {
     return spawn({
       flags: cloneFlags(layer.unshare),

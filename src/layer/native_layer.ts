@@ -1,34 +1,39 @@
 /**
- * The first layer without a runner: its whole setup compiled into one program for the spawn stub's
- * interpreter (src/sys/program.ts), which the launcher's clone child runs before it becomes the
- * native init. In bubblewrap's order: id maps, session, the new root (built on a tmpfs from the
- * plan, every destination reached through directories only, sources opened once and bound from that
- * descriptor), /sbxdir with the plans below, pivot, read-only remounts; then a clone whose child
- * starts the sublayer's runner while the parent execs the init that waits for it.
+ * Layers without a runner: a layer's whole setup compiled into a program for the spawn stub's
+ * interpreter (src/sys/program.ts), run by the clone child the layer's process is. In bubblewrap's
+ * order: session, loopback, hostname, the new root (built on a tmpfs from the plan, every destination
+ * reached through directories only, sources opened once and bound from that descriptor), /sbxdir with
+ * the plans below, pivot, read-only remounts; then a clone for what runs below it (a layer compiled
+ * the same way, a runner, or the app) while the parent execs the native init that waits for it.
  *
- * What the planner left to run time is looked at here, on the host, as this layer sees it before its
- * pivot (the launcher's view): whether a source exists, is a directory or a symlink. A source that
- * changes in between makes its step fail (an absent one that appears is left out, as it would be
- * had it appeared a moment later).
+ * What the planner left to run time is looked at here, on the host (`Look`): whether a source exists,
+ * is a directory or a symlink. The launcher compiles, seeing the host as the first layer does before
+ * its pivot, and a lower layer through its host view (/zrootfs), where only masks differ: they keep
+ * the kind of what they mask. A source that changes in between makes its step fail (an absent one
+ * that appears is left out, as it would be had it appeared a moment after the sandbox started).
  */
-import type { FsOp, LayerPlan, Plan } from "../plan/types.ts";
+import type { FsOp, LayerPlan } from "../plan/types.ts";
 import { allLayers, containsApp } from "../plan/tree.ts";
-import { decimalOp, type Reg, reg, skipIfZeroOp, type SpawnOp } from "../sys/program.ts";
+import { decimalOp, type Reg, reg, skipIfZeroOp, skipOp, type SpawnOp, storeOp } from "../sys/program.ts";
 import {
   AT_EMPTY_PATH,
   AT_FDCWD,
   AT_RECURSIVE,
   CLOSE_RANGE_CLOEXEC,
   FORWARDED_SIGNALS,
+  IFF_UP,
   MNT_DETACH,
   MOUNT_ATTR,
   MS,
   nr,
   O,
   SIG,
+  SIOCSIFFLAGS,
 } from "../sys/consts.ts";
-import { TIOCSCTTY } from "../sys/pty.ts";
+import { TIOCSCTTY, TIOCSPGRP } from "../sys/pty.ts";
 import { BblError } from "../errors.ts";
+import { appSteps } from "./app.ts";
+import { blockedFor, cloneFlags, entrySteps, layerPrivilegeOps } from "./spawn_layer.ts";
 
 /**
  * What is at a host path, not following a final symlink (its target, and whether it leads to a
@@ -36,54 +41,73 @@ import { BblError } from "../errors.ts";
  */
 export type Look = (path: string) => { kind: "dir" | "file" | "symlink"; target?: string; toDir?: boolean } | null;
 
-/** Filesystem kinds this compiler covers; a first layer with another keeps its runner. */
-const KINDS = new Set<FsOp["kind"]>(["tmpfs", "bind", "robind", "same", "rosame", "proc", "dev", "mask", "remount-ro"]);
+/** Why `layer` cannot be set up by a compiled program, or null: what this compiler does not do yet. */
+function setupProblem(layer: LayerPlan): string | null {
+  if (!layer.rootMount || !layer.sbxdir || layer.hostView === undefined) return "no new root";
+  if (layer.helpers.length > 0 || layer.sublayers.some((s) => !s.runner && !s.native && !s.app)) return "helpers";
+  if (layer.appimages?.length || layer.sbxBin) return "AppImages or programs in /sbxdir/bin";
+  if (!layer.unshare.includes("pid")) return "not an init";
+  const hv = layer.hostView;
+  const outside = layer.fs.filter((f) => "src" in f && !(f.src === hv || f.src.startsWith(`${hv}/`)));
+  if (hv !== "" && outside.length > 0) return `sources outside the host view: ${outside.map((f) => f.dest)}`;
+  // The init waits for the one process below it, so that must be the app's, or the init of a nested
+  // pid namespace that holds it (an app pid reported up a pipe would need a parser in the interpreter).
+  const [sub] = layer.sublayers;
+  if (layer.sublayers.length !== 1 || !(sub.app || (sub.unshare.includes("pid") && containsApp(sub)))) {
+    return "sublayer";
+  }
+  return null;
+}
 
 /**
- * Why `layer` (the first layer) cannot run without a runner, or null when it can: its setup must be
- * one this compiler covers, and below it only layers with runners of their own (a helper-only layer
- * needs readiness waits, which it does not compile yet).
+ * Marks the layers of the tree at `root` that run without a runner: the first layer, when this
+ * compiler can set it up, then its sublayer on the same terms (the launcher compiles them all).
  */
+export function planNative(root: LayerPlan): void {
+  for (let l: LayerPlan | undefined = root; l && !l.app && setupProblem(l) === null; l = l.sublayers[0]) {
+    delete l.runner;
+    l.native = true;
+  }
+}
+
+/** Why `layer` runs with a runner (for explain and tests), or null when it does not. */
 export function nativeProblem(layer: LayerPlan): string | null {
-  const kinds = layer.fs.map((f) => f.kind).filter((k) => !KINDS.has(k));
-  if (kinds.length > 0) return `filesystem steps ${[...new Set(kinds)].join(", ")}`;
-  if (!layer.rootMount || !layer.sbxdir) return "no new root";
-  if (layer.helpers.length > 0 || layer.sublayers.some((s) => !s.runner)) return "helpers";
-  if (layer.appimages?.length || layer.sbxBin || layer.hostname !== undefined) return "app root";
-  if (layer.unshare.includes("net") || !layer.unshare.includes("pid")) return "not an init";
-  // The init waits for the sublayer's process, so that must be the app's: the init of a nested pid
-  // namespace that holds it (an app pid reported up a pipe would need a parser in the interpreter).
-  const [sub] = layer.sublayers;
-  if (layer.sublayers.length !== 1 || !sub.unshare.includes("pid") || !containsApp(sub)) return "sublayer";
-  return null;
+  return setupProblem(layer);
 }
 
 const bytes = (s: string) => new TextEncoder().encode(s + "\0");
 const RESOLVE_NO_SYMLINKS = 0x04, RESOLVE_BENEATH = 0x08;
-const EEXIST = 17, ENOENT = 2;
+const EEXIST = 17, ENOENT = 2, EACCES = 13, ENOTDIR = 20;
 const OPEN_TREE_CLONE = 1, OPEN_TREE_CLOEXEC = O.CLOEXEC;
 const MOVE_MOUNT_F_EMPTY_PATH = 0x4, MOVE_MOUNT_T_EMPTY_PATH = 0x40;
+const CREATE = O.CREAT | O.EXCL | O.WRONLY | O.NOFOLLOW | O.CLOEXEC;
 
 /**
- * Registers: the new root, the root after the pivot, the sublayer's pid, the mask file, the directory
+ * Registers: the new root, the root after the pivot, the process below, the mask file, the directory
  * a multi-step kind works in (its /dev, /proc or /sbxdir) and one below it, then a rotating set.
  */
 const ROOT = reg(1), NEWROOT = reg(2), CHILD = reg(3), MASKFILE = reg(4), HOLD = reg(5), HOLD2 = reg(6);
 const FIRST_SCRATCH = 8;
 
-/** The descriptors the launcher passes: the sublayer's plan (a memfd) and the init's image. */
-export interface NativeFds {
-  subPlan: number;
-  init: number;
+/** Overlay options are comma- and colon-separated; such characters in paths would change their meaning. */
+function overlayPath(p: string): string {
+  if (/[,:\\]/.test(p)) throw new BblError(`overlay path ${p}: ',', ':' and '\\' are not supported`);
+  return p;
 }
 
 class Compiler {
   ops: SpawnOp[] = [];
   private next = FIRST_SCRATCH;
   /** Destinations made read-only after the pivot. */
-  readonlyLater: string[] = [];
+  private readonlyLater: string[] = [];
+  private madeMaskFile = false;
+  private readonly L: string;
+  private readonly scratchDir: string;
 
-  constructor(private layer: LayerPlan, private look: Look) {}
+  constructor(private layer: LayerPlan, private look: Look) {
+    this.L = layer.name;
+    this.scratchDir = `${layer.rootMount}.scratch`;
+  }
 
   private scratch(): Reg {
     const r = reg(this.next);
@@ -95,7 +119,7 @@ class Compiler {
     this.ops.push(op);
   }
 
-  /** openat2(dir, name, flags, RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH) into a new register. */
+  /** openat2(dir, name, flags, RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH) into a register. */
   private beneath(what: string, dir: Reg, name: string, flags: number, into?: Reg): Reg {
     const how = new BigUint64Array([BigInt(flags | O.CLOEXEC), 0n, BigInt(RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH)]);
     const r = into ?? this.scratch();
@@ -107,42 +131,41 @@ class Compiler {
    * The directory holding `dest` in the root `from`, missing components created (0755) unless
    * `create` is false: [its register, dest's last name].
    */
-  parent(from: Reg, dest: string, create: boolean): [Reg, string] {
+  private parent(from: Reg, dest: string, create: boolean): [Reg, string] {
     const parts = dest.split("/").filter(Boolean);
     const name = parts.pop() ?? "";
     let dir = from, at = "";
     for (const part of parts) {
       at += `/${part}`;
-      const what = `${this.layer.name}: reaching ${at} for ${dest}`;
+      const what = `${this.L}: reaching ${at} for ${dest}`;
       if (create) this.mkdir(what, dir, part);
       dir = this.beneath(what, dir, part, O.PATH | O.DIRECTORY);
     }
     return [dir, name];
   }
 
-  private mkdir(what: string, dir: Reg, name: string, mode = 0o755): void {
+  private mkdir(what: string, dir: Reg | number, name: string, mode = 0o755): void {
     this.step({ what, nr: nr("mkdirat"), args: [dir, bytes(name), mode], onFail: { errno: EEXIST, skip: 0 } });
   }
 
-  /** dest itself (it must exist): its register (`into`, when given). */
+  /** dest itself (it must exist; never created): its register (`into`, when given). */
   existing(from: Reg, dest: string, into?: Reg): Reg {
     if (dest === "/") return from;
     const [dir, name] = this.parent(from, dest, false);
-    return this.beneath(`${this.layer.name}: reaching ${dest}`, dir, name, O.PATH, into);
+    return this.beneath(`${this.L}: reaching ${dest}`, dir, name, O.PATH, into);
   }
 
   /** A mount point at dest (a directory, or an empty file), created when missing: its register. */
-  mountPoint(dest: string, asFile: boolean): Reg {
+  private mountPoint(dest: string, asFile: boolean): Reg {
     if (dest === "/") return ROOT;
-    const what = `${this.layer.name}: creating the mount point ${dest}`;
+    const what = `${this.L}: creating the mount point ${dest}`;
     const [dir, name] = this.parent(ROOT, dest, true);
     if (asFile) {
       const f = this.scratch();
-      const flags = O.CREAT | O.EXCL | O.WRONLY | O.NOFOLLOW | O.CLOEXEC;
       this.step({
         what,
         nr: nr("openat"),
-        args: [dir, bytes(name), flags, 0o644],
+        args: [dir, bytes(name), CREATE, 0o644],
         result: f,
         onFail: { errno: EEXIST, skip: 1 },
       });
@@ -154,22 +177,22 @@ class Compiler {
   /** "/proc/self/fd/N" for register r, written when this step runs. */
   private procPath(r: Reg): Uint8Array {
     const buf = bytes("/proc/self/fd/" + "\0".repeat(24));
-    this.step(decimalOp(`${this.layer.name}: naming a descriptor`, r, buf, 14));
+    this.step(decimalOp(`${this.L}: naming a descriptor`, r, buf, 14));
     return buf;
   }
 
-  /** mount(2) of a new filesystem on the directory in register `at`. */
-  mountFs(what: string, at: Reg, type: string, flags: number, data: string): void {
+  /** mount(2) of a new filesystem on what register `at` holds. */
+  private mountFs(what: string, at: Reg, type: string, flags: number, data: string): void {
     const target = this.procPath(at);
     this.step({ what, nr: nr("mount"), args: [bytes(type), target, bytes(type), flags, bytes(data)] });
   }
 
-  tmpfs(what: string, at: Reg, mode: number, size: string, flags: number = MS.NOSUID | MS.NODEV): void {
+  private tmpfs(what: string, at: Reg, mode: number, size: string, flags: number = MS.NOSUID | MS.NODEV): void {
     this.mountFs(what, at, "tmpfs", flags, `mode=${mode.toString(8).padStart(4, "0")},size=${size}`);
   }
 
-  /** Attaches the detached tree in `tree` at the mount point in `at`, `attrs` set on it first. */
-  attach(what: string, tree: Reg, attrs: number, at: Reg, recursive: boolean): void {
+  /** Attaches the detached tree in `tree` at what register `at` holds, `attrs` set on it first. */
+  private attach(what: string, tree: Reg, attrs: number, at: Reg, recursive: boolean): void {
     const attr = new BigUint64Array([BigInt(attrs), 0n, 0n, 0n]);
     const flags = AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
     this.step({ what, nr: nr("mount_setattr"), args: [tree, bytes(""), flags, new Uint8Array(attr.buffer), 32] });
@@ -180,54 +203,61 @@ class Compiler {
     });
   }
 
+  /** A detached copy of the file or tree at `path` (relative to `dir`), into a register. */
+  private tree(what: string, dir: Reg | number, path: string, recursive: boolean): Reg {
+    const tree = this.scratch();
+    const flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0) | (path ? 0 : AT_EMPTY_PATH);
+    this.step({ what, nr: nr("open_tree"), args: [dir, bytes(path), flags], result: tree });
+    return tree;
+  }
+
   /** A recursive copy of the tree at host path `src`, bound at dest from the descriptor opened once. */
-  bind(src: string, dest: string, readonly: boolean, isDir: boolean): void {
-    const what = `${this.layer.name}: mounting ${src} at ${dest}`;
+  private bind(src: string, dest: string, readonly: boolean, isDir: boolean): void {
+    const what = `${this.L}: mounting ${src} at ${dest}`;
     const s = this.scratch();
     this.step({ what, nr: nr("openat"), args: [AT_FDCWD, bytes(src), O.PATH | O.CLOEXEC], result: s });
     const at = this.mountPoint(dest, !isDir);
-    const tree = this.scratch();
-    this.step({
-      what,
-      nr: nr("open_tree"),
-      args: [s, bytes(""), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH],
-      result: tree,
-    });
-    const attrs = MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | (readonly ? MOUNT_ATTR.RDONLY : 0);
-    this.attach(what, tree, attrs, at, true);
+    const tree = this.tree(what, s, "", true);
+    this.attach(what, tree, MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | (readonly ? MOUNT_ATTR.RDONLY : 0), at, true);
   }
 
   /** The empty mode-000 file masks are bound from (created once, in the layer's scratch directory). */
   private maskFile(): Reg {
-    const path = `${this.layer.rootMount}.scratch/mask`;
     if (!this.madeMaskFile) {
       this.madeMaskFile = true;
-      const what = `${this.layer.name}: creating the empty file masks use`;
-      const flags = O.CREAT | O.EXCL | O.WRONLY | O.NOFOLLOW | O.CLOEXEC;
-      this.step({ what, nr: nr("openat"), args: [AT_FDCWD, bytes(path), flags, 0], result: MASKFILE });
+      const what = `${this.L}: creating the empty file masks use`;
+      this.step({
+        what,
+        nr: nr("openat"),
+        args: [AT_FDCWD, bytes(`${this.scratchDir}/mask`), CREATE, 0],
+        result: MASKFILE,
+      });
     }
     return MASKFILE;
   }
-  private madeMaskFile = false;
 
-  /** Covers the file in register `at` with the empty mode-000 file, read-only. */
-  maskWithEmptyFile(what: string, at: Reg): void {
-    const file = this.maskFile();
-    const tree = this.scratch();
-    this.step({
-      what,
-      nr: nr("open_tree"),
-      args: [file, bytes(""), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH],
-      result: tree,
-    });
+  /** Covers what register `at` holds with the empty mode-000 file, read-only (3 steps). */
+  private maskWithEmptyFile(what: string, at: Reg): void {
+    const tree = this.tree(what, MASKFILE, "", false);
     this.attach(what, tree, MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV, at, false);
   }
 
-  fsOp(op: FsOp): void {
-    const L = this.layer.name;
+  /** A file with exactly `content` and `mode`, created by `create` (opening it into `f`). */
+  private writeFile(what: string, f: Reg, content: string, mode: number): void {
+    const text = new TextEncoder().encode(content);
+    this.step({ what, nr: nr("write"), args: [f, text, text.length] });
+    this.step({ what, nr: nr("fchmod"), args: [f, mode] }); // the umask cleared bits of it
+    this.step({ what, nr: nr("close"), args: [f] });
+  }
+
+  fsOp(op: FsOp, index: number): void {
+    const L = this.L;
     switch (op.kind) {
       case "tmpfs":
-        return this.tmpfs(`${L}: mounting a tmpfs at ${op.dest}`, this.mountPoint(op.dest, false), op.mode, op.size);
+      case "rotmpfs":
+        this.tmpfs(`${L}: mounting a tmpfs at ${op.dest}`, this.mountPoint(op.dest, false), op.mode, op.size);
+        if (op.kind === "rotmpfs") this.readonlyLater.push(op.dest);
+        return;
       case "bind":
       case "robind":
       case "same":
@@ -238,17 +268,42 @@ class Compiler {
           throw new BblError(`${L}: mounting ${op.src} at ${op.dest}: ENOENT (the source does not exist)`);
         }
         if (found.kind === "symlink" && (op.kind === "same" || op.kind === "rosame")) {
-          const [dir, name] = this.parent(ROOT, op.dest, true);
-          this.step({
-            what: `${L}: creating the symlink ${op.dest}`,
-            nr: nr("symlinkat"),
-            args: [bytes(found.target!), dir, bytes(name)],
-          });
-          return;
+          return this.symlink(op.dest, found.target!);
         }
         const isDir = found.kind === "dir" || (found.kind === "symlink" && found.toDir === true);
         return this.bind(op.src, op.dest, op.kind === "robind" || op.kind === "rosame", isDir);
       }
+      case "dir": {
+        const at = this.mountPoint(op.dest, false);
+        const path = this.procPath(at);
+        this.step({
+          what: `${L}: setting the mode of ${op.dest}`,
+          nr: nr("fchmodat"),
+          args: [AT_FDCWD, path, op.mode, 0],
+        });
+        return;
+      }
+      case "file":
+      case "rofile":
+        return this.file(op, index);
+      case "symlink":
+        return this.symlink(op.dest, op.target);
+      case "devpts":
+        return this.mountFs(
+          `${L}: mounting a devpts at ${op.dest}`,
+          this.mountPoint(op.dest, false),
+          "devpts",
+          MS.NOSUID | MS.NOEXEC,
+          "newinstance,ptmxmode=0666,mode=620",
+        );
+      case "mqueue":
+        return this.mountFs(
+          `${L}: mounting mqueue at ${op.dest}`,
+          this.mountPoint(op.dest, false),
+          "mqueue",
+          MS.NOSUID | MS.NODEV | MS.NOEXEC,
+          "",
+        );
       case "proc":
         return this.proc(op);
       case "dev":
@@ -263,22 +318,115 @@ class Compiler {
         if (found.kind === "dir") {
           this.tmpfs(`${L}: masking ${op.dest}`, at, 0o000, op.size);
           this.readonlyLater.push(op.dest);
-        } else this.maskWithEmptyFile(`${L}: masking ${op.dest}`, at);
+        } else {
+          this.maskFile();
+          this.maskWithEmptyFile(`${L}: masking ${op.dest}`, at);
+        }
         return;
+      }
+      case "overlay": {
+        const data = `lowerdir=${op.lower.map(overlayPath).join(":")},upperdir=${overlayPath(op.upper)},workdir=${
+          overlayPath(op.work)
+        },userxattr`;
+        const at = this.mountPoint(op.dest, false);
+        return this.mountFs(`${L}: mounting an overlay at ${op.dest}`, at, "overlay", MS.NOSUID | MS.NODEV, data);
+      }
+      case "tmp-overlay": {
+        // The upper layer lives on a tmpfs of this mount namespace, on a scratch directory of the instance.
+        const dir = `${this.scratchDir}/tmp-overlay-${index}`;
+        const what = `${L}: mounting a tmpfs for the overlay at ${op.dest}`;
+        this.step({ what, nr: nr("mkdirat"), args: [AT_FDCWD, bytes(dir), 0o700] });
+        const data = `mode=0755,size=${op.size}`;
+        this.step({
+          what,
+          nr: nr("mount"),
+          args: [bytes("tmpfs"), bytes(dir), bytes("tmpfs"), MS.NOSUID | MS.NODEV, bytes(data)],
+        });
+        this.step({ what, nr: nr("mkdirat"), args: [AT_FDCWD, bytes(`${dir}/upper`), 0o755] });
+        this.step({ what, nr: nr("mkdirat"), args: [AT_FDCWD, bytes(`${dir}/work`), 0o755] });
+        const options = `lowerdir=${
+          op.lower.map(overlayPath).join(":")
+        },upperdir=${dir}/upper,workdir=${dir}/work,userxattr`;
+        const at = this.mountPoint(op.dest, false);
+        return this.mountFs(`${L}: mounting an overlay at ${op.dest}`, at, "overlay", MS.NOSUID | MS.NODEV, options);
       }
       case "remount-ro":
         this.readonlyLater.push(op.dest);
         return;
-      default:
-        throw new Error(`${L}: no native step for ${op.kind}`); // nativeProblem() refused it
     }
   }
 
+  private symlink(dest: string, target: string): void {
+    const [dir, name] = this.parent(ROOT, dest, true);
+    this.step({
+      what: `${this.L}: creating the symlink ${dest}`,
+      nr: nr("symlinkat"),
+      args: [bytes(target), dir, bytes(name)],
+    });
+  }
+
+  /**
+   * A new file with the content; for rofile made read-only, and when a bound directory already has
+   * a file there (/etc/machine-id), that file is covered by one of ours (the source untouched).
+   */
+  private file(op: Extract<FsOp, { kind: "file" | "rofile" }>, index: number): void {
+    const what = `${this.L}: creating ${op.dest}`;
+    const [dir, name] = this.parent(ROOT, op.dest, true);
+    const f = this.scratch();
+    const create: SpawnOp = { what, nr: nr("openat"), args: [dir, bytes(name), CREATE, op.mode], result: f };
+    if (op.kind === "file") {
+      this.step(create);
+      return this.writeFile(what, f, op.content, op.mode);
+    }
+    const made: SpawnOp[] = [], cover: SpawnOp[] = [];
+    const sub = (into: SpawnOp[], fn: () => void) => {
+      const mark = this.ops.length;
+      fn();
+      into.push(...this.ops.splice(mark));
+    };
+    sub(made, () => {
+      this.writeFile(what, f, op.content, op.mode);
+      const tree = this.tree(`${this.L}: protecting ${op.dest}`, dir, name, false);
+      const at = this.beneath(`${this.L}: protecting ${op.dest}`, dir, name, O.PATH);
+      this.attach(
+        `${this.L}: protecting ${op.dest}`,
+        tree,
+        MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV,
+        at,
+        false,
+      );
+    });
+    sub(cover, () => {
+      const own = `${this.scratchDir}/file-${index}`;
+      const g = this.scratch();
+      this.step({
+        what: `${this.L}: replacing ${op.dest}`,
+        nr: nr("openat"),
+        args: [AT_FDCWD, bytes(own), CREATE, op.mode],
+        result: g,
+      });
+      this.writeFile(`${this.L}: replacing ${op.dest}`, g, op.content, op.mode);
+      const tree = this.tree(`${this.L}: replacing ${op.dest}`, AT_FDCWD, own, false);
+      const at = this.beneath(`${this.L}: replacing ${op.dest}`, dir, name, O.PATH); // a symlink there fails
+      this.attach(
+        `${this.L}: replacing ${op.dest}`,
+        tree,
+        MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV,
+        at,
+        false,
+      );
+    });
+    // Created: `made`, then jump over `cover`; already there: straight to `cover`.
+    this.step({ ...create, onFail: { errno: EEXIST, skip: made.length + 1 } });
+    this.ops.push(...made, skipOp(`${this.L}: ${op.dest} created`, cover.length), ...cover);
+  }
+
   private proc(op: Extract<FsOp, { kind: "proc" }>): void {
-    const L = this.layer.name;
+    const L = this.L;
     const at = this.mountPoint(op.dest, false);
     this.mountFs(`${L}: mounting /proc at ${op.dest}`, at, "proc", MS.NOSUID | MS.NODEV | MS.NOEXEC, "");
     const proc = this.existing(ROOT, op.dest, HOLD); // the new proc itself
+    // Before /proc/sys turns read-only: this layer's own user namespace gets its limit.
     if (this.layer.maxUserNamespaces !== undefined) {
       const what = `${L}: locking nested user namespaces (${op.dest}/sys/user/max_user_namespaces)`;
       const f = this.scratch();
@@ -305,10 +453,10 @@ class Compiler {
       this.step({ what, nr: nr("openat"), args: [proc, bytes(sub), O.PATH | O.NOFOLLOW | O.CLOEXEC], result: target });
       this.attach(what, tree, MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV, target, true);
     }
+    if (op.masked.length > 0) this.maskFile();
     for (const sub of op.masked) {
       const what = `${L}: masking ${op.dest}/${sub}`;
       const target = this.scratch();
-      this.maskFile();
       this.step({
         what,
         nr: nr("openat"),
@@ -320,8 +468,9 @@ class Compiler {
     }
   }
 
+  /** The minimal /dev: host device nodes bound (mknod is impossible in a user namespace), a new devpts. */
   private dev(op: Extract<FsOp, { kind: "dev" }>): void {
-    const L = this.layer.name;
+    const L = this.L;
     const DEV_NODES = ["null", "zero", "full", "random", "urandom", "tty"];
     this.tmpfs(`${L}: mounting a tmpfs at ${op.dest}`, this.mountPoint(op.dest, false), 0o755, op.size, MS.NOSUID);
     const dev = this.existing(ROOT, op.dest, HOLD); // the new tmpfs itself: what follows is inside it
@@ -330,21 +479,11 @@ class Compiler {
     for (const [src, node] of nodes) {
       const what = `${L}: binding ${src} at ${op.dest}/${node}`;
       const [dir, name] = this.parent(dev, node, true);
-      const f = this.scratch(), tree = this.scratch(), at = this.scratch();
-      this.step({
-        what,
-        nr: nr("openat"),
-        args: [dir, bytes(name), O.CREAT | O.EXCL | O.WRONLY | O.CLOEXEC, 0o644],
-        result: f,
-      });
+      const f = this.scratch();
+      this.step({ what, nr: nr("openat"), args: [dir, bytes(name), CREATE, 0o644], result: f });
       this.step({ what, nr: nr("close"), args: [f] });
-      this.step({
-        what,
-        nr: nr("open_tree"),
-        args: [AT_FDCWD, bytes(src), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC],
-        result: tree,
-      });
-      this.step({ what, nr: nr("openat"), args: [dir, bytes(name), O.PATH | O.NOFOLLOW | O.CLOEXEC], result: at });
+      const tree = this.tree(what, AT_FDCWD, src, false);
+      const at = this.beneath(what, dir, name, O.PATH);
       // Device nodes must keep "dev" (unlike every other bind), so only nosuid and noexec are added.
       this.attach(what, tree, MOUNT_ATTR.NOSUID | MOUNT_ATTR.NOEXEC, at, false);
     }
@@ -360,11 +499,8 @@ class Compiler {
     this.mkdir(`${L}: creating ${op.dest}/shm`, dev, "shm");
     const shm = this.beneath(`${L}: creating ${op.dest}/shm`, dev, "shm", O.PATH | O.DIRECTORY);
     this.tmpfs(`${L}: mounting a tmpfs at ${op.dest}/shm`, shm, 0o1777, op.shmSize);
-    const links: [string, string][] = [
-      ["pts/ptmx", "ptmx"],
-      ["/proc/self/fd", "fd"],
-      ...["stdin", "stdout", "stderr"].map((n, i) => [`/proc/self/fd/${i}`, n] as [string, string]),
-    ];
+    const links: [string, string][] = [["pts/ptmx", "ptmx"], ["/proc/self/fd", "fd"]];
+    ["stdin", "stdout", "stderr"].forEach((n, i) => links.push([`/proc/self/fd/${i}`, n]));
     for (const [target, name] of links) {
       this.step({
         what: `${L}: creating ${op.dest}/${name}`,
@@ -377,8 +513,8 @@ class Compiler {
   }
 
   /** /sbxdir: apps/, plans/ (the plans of the layers below) and temp/ (a writable tmpfs), read-only. */
-  sbxdir(sizes: { size: string; tempSize: string }): void {
-    const L = this.layer.name;
+  private sbxdir(sizes: { size: string; tempSize: string }): void {
+    const L = this.L;
     this.tmpfs(`${L}: mounting /sbxdir`, this.mountPoint("/sbxdir", false), 0o755, sizes.size);
     const sbx = this.existing(ROOT, "/sbxdir", HOLD);
     this.mkdir(`${L}: creating /sbxdir/apps`, sbx, "apps");
@@ -387,112 +523,184 @@ class Compiler {
     for (const l of this.layer.sublayers.flatMap(allLayers)) {
       const { sublayers: _, ...own } = l;
       const what = `${L}: writing /sbxdir/plans/${l.name}.json`;
-      const text = new TextEncoder().encode(JSON.stringify(own, null, 2) + "\n");
       const f = this.scratch();
-      const flags = O.CREAT | O.EXCL | O.WRONLY | O.NOFOLLOW | O.CLOEXEC;
-      this.step({ what, nr: nr("openat"), args: [plans, bytes(`${l.name}.json`), flags, 0o644], result: f });
-      this.step({ what, nr: nr("write"), args: [f, text, text.length] });
-      this.step({ what, nr: nr("close"), args: [f] });
+      this.step({ what, nr: nr("openat"), args: [plans, bytes(`${l.name}.json`), CREATE, 0o644], result: f });
+      this.writeFile(what, f, JSON.stringify(own, null, 2) + "\n", 0o644);
     }
     this.mkdir(`${L}: creating /sbxdir/temp`, sbx, "temp");
     const temp = this.beneath(`${L}: creating /sbxdir/temp`, sbx, "temp", O.PATH | O.DIRECTORY);
     this.tmpfs(`${L}: mounting /sbxdir/temp`, temp, 0o1777, sizes.tempSize);
     this.readonlyLater.push("/sbxdir");
   }
+
+  /** The layer's own setup, up to and including the read-only remounts after its pivot. */
+  setup(): void {
+    const { layer, L } = this;
+    if (layer.session) this.step({ what: `${L}: starting a session`, nr: nr("setsid"), args: [] });
+    if (layer.session === "terminal") {
+      this.step({ what: `${L}: taking the sandbox's terminal`, nr: nr("ioctl"), args: [0, TIOCSCTTY, 0] });
+    }
+    if (layer.unshare.includes("net")) {
+      // A new network namespace starts with lo down; setting IFF_UP keeps the flags it cannot change.
+      const what = `${L}: bringing up the loopback interface`;
+      const ifr = new Uint8Array(40); // struct ifreq: name[16], then a short of flags
+      ifr.set(new TextEncoder().encode("lo"));
+      new DataView(ifr.buffer).setUint16(16, IFF_UP, true);
+      const s = this.scratch();
+      this.step({ what, nr: nr("socket"), args: [2, /* AF_INET */ 2 | O.CLOEXEC, /* SOCK_DGRAM */ 0], result: s });
+      this.step({ what, nr: nr("ioctl"), args: [s, SIOCSIFFLAGS, ifr] });
+      this.step({ what, nr: nr("close"), args: [s] });
+    }
+    if (layer.hostname !== undefined) {
+      const name = new TextEncoder().encode(layer.hostname);
+      this.step({
+        what: `${L}: setting the hostname to ${layer.hostname}`,
+        nr: nr("sethostname"),
+        args: [name, name.length],
+      });
+    }
+    const root = layer.rootMount!;
+    this.step({
+      what: `${L}: detaching from the parent's mount propagation`,
+      nr: nr("mount"),
+      args: [bytes(""), bytes("/"), bytes(""), MS.SLAVE | MS.REC, 0],
+    });
+    const [first, ...rest] = layer.fs;
+    if (first?.kind !== "tmpfs" || first.dest !== "/") throw new BblError(`${L}: the first step is not a tmpfs at /`);
+    const data = `mode=${first.mode.toString(8).padStart(4, "0")},size=${first.size}`;
+    this.step({
+      what: `${L}: mounting the new root`,
+      nr: nr("mount"),
+      args: [bytes("tmpfs"), bytes(root), bytes("tmpfs"), MS.NOSUID | MS.NODEV, bytes(data)],
+    });
+    this.step({
+      what: `${L}: opening the new root`,
+      nr: nr("openat"),
+      args: [AT_FDCWD, bytes(root), O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC],
+      result: ROOT,
+    });
+    this.step({
+      what: `${L}: creating ${this.scratchDir}`,
+      nr: nr("mkdirat"),
+      args: [AT_FDCWD, bytes(this.scratchDir), 0o700],
+    });
+    rest.forEach((op, i) => this.fsOp(op, i + 1));
+    this.sbxdir(layer.sbxdir!);
+    this.step({ what: `${L}: entering the new root`, nr: nr("fchdir"), args: [ROOT] });
+    this.step({
+      what: `${L}: switching to the new root (pivot_root)`,
+      nr: nr("pivot_root"),
+      args: [bytes("."), bytes(".")],
+    });
+    this.step({ what: `${L}: detaching the old root`, nr: nr("umount2"), args: [bytes("."), MNT_DETACH] });
+    this.step({ what: `${L}: entering /`, nr: nr("chdir"), args: [bytes("/")] });
+    this.step({
+      what: `${L}: opening /`,
+      nr: nr("openat"),
+      args: [AT_FDCWD, bytes("/"), O.PATH | O.DIRECTORY | O.CLOEXEC],
+      result: NEWROOT,
+    });
+    for (const dest of this.readonlyLater) {
+      const what = `${L}: making ${dest} read-only`;
+      const target = this.procPath(this.existing(NEWROOT, dest));
+      this.step({
+        what,
+        nr: nr("mount"),
+        args: [bytes(""), target, bytes(""), MS.REMOUNT | MS.BIND | MS.RDONLY | MS.NOSUID | MS.NODEV, 0],
+      });
+    }
+  }
 }
 
-/** The steps that set `layer` up and build its root, up to and including the read-only remounts. */
-function setupSteps(c: Compiler, layer: LayerPlan): void {
-  const L = layer.name;
-  if (layer.session) c.step({ what: `${L}: starting a session`, nr: nr("setsid"), args: [] });
-  if (layer.session === "terminal") {
-    c.step({ what: `${L}: taking the sandbox's terminal`, nr: nr("ioctl"), args: [0, TIOCSCTTY, 0] });
+/** Host paths as a layer whose host view is `hostView` names them, looked at on the launcher's host. */
+export function lookThrough(hostView: string, look: Look): Look {
+  return (p) => look(hostView === "" ? p : p === hostView ? "/" : p.slice(hostView.length));
+}
+
+/** The descriptors the launcher passes down: the init's image and the plan of the runner below, if any. */
+export interface NativeFds {
+  init: number;
+  /** A memfd with the runner's plan (for the first runner below the compiled layers), or -1. */
+  runnerPlan: number;
+}
+
+const signalMask = (sigs: number[]) =>
+  new Uint8Array(new BigUint64Array([sigs.reduce((m, s) => m | (1n << BigInt(s - 1)), 0n)]).buffer);
+
+/** The app's process: its steps, the working directory, the terminal, then its execve (tried along PATH). */
+function appProgram(layer: LayerPlan): SpawnOp[] {
+  const app = layer.app!;
+  const what = `starting ${app.argv[0]}`;
+  // The first that exists of its directory, its home, / (each later success replaces an earlier one).
+  const cd = [[app.cwd, "ignore"], [app.home, "ignore"], ["/", "report"]].reverse().map(([dir, onFail]) => ({
+    what: `${what}: entering ${dir}`,
+    nr: nr("chdir"),
+    args: [bytes(dir)],
+    onFail: onFail as "ignore" | "report",
+  }));
+  const middle: SpawnOp[] = [...cd];
+  if (app.terminal) {
+    // The foreground group of the sandbox's terminal: this one (signals stay blocked until its execve).
+    const self = reg(7), pgid = new Uint8Array(8);
+    middle.push(
+      { what: `${what}: giving it the terminal`, nr: nr("getpid"), args: [], result: self },
+      storeOp(`${what}: giving it the terminal`, self, pgid),
+      { what: `${what}: giving it the terminal`, nr: nr("ioctl"), args: [0, TIOCSPGRP, pgid] },
+    );
   }
-  const root = layer.rootMount!;
-  c.step({
-    what: `${L}: detaching from the parent's mount propagation`,
-    nr: nr("mount"),
-    args: [bytes(""), bytes("/"), bytes(""), MS.SLAVE | MS.REC, 0],
-  });
-  const [first, ...rest] = layer.fs;
-  if (first?.kind !== "tmpfs" || first.dest !== "/") throw new BblError(`${L}: the first step is not a tmpfs at /`);
-  const data = `mode=${first.mode.toString(8).padStart(4, "0")},size=${first.size}`;
-  c.step({
-    what: `${L}: mounting the new root`,
-    nr: nr("mount"),
-    args: [bytes("tmpfs"), bytes(root), bytes("tmpfs"), MS.NOSUID | MS.NODEV, bytes(data)],
-  });
-  c.step({
-    what: `${L}: opening the new root`,
-    nr: nr("openat"),
-    args: [AT_FDCWD, bytes(root), O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC],
-    result: ROOT,
-  });
-  c.step({
-    what: `${L}: creating ${root}.scratch`,
-    nr: nr("mkdirat"),
-    args: [AT_FDCWD, bytes(`${root}.scratch`), 0o700],
-  });
-  rest.forEach((op) => c.fsOp(op));
-  c.sbxdir(layer.sbxdir!);
-  c.step({ what: `${L}: entering the new root`, nr: nr("fchdir"), args: [ROOT] });
-  c.step({
-    what: `${L}: switching to the new root (pivot_root)`,
-    nr: nr("pivot_root"),
-    args: [bytes("."), bytes(".")],
-  });
-  c.step({ what: `${L}: detaching the old root`, nr: nr("umount2"), args: [bytes("."), MNT_DETACH] });
-  c.step({ what: `${L}: entering /`, nr: nr("chdir"), args: [bytes("/")] });
-  c.step({
-    what: `${L}: opening /`,
-    nr: nr("openat"),
-    args: [AT_FDCWD, bytes("/"), O.PATH | O.DIRECTORY | O.CLOEXEC],
-    result: NEWROOT,
-  });
-  for (const dest of c.readonlyLater) {
-    const what = `${L}: making ${dest} read-only`;
-    const at = c.existing(NEWROOT, dest);
-    const target = bytes("/proc/self/fd/" + "\0".repeat(24));
-    c.step(decimalOp(what, at, target, 14));
-    c.step({
-      what,
-      nr: nr("mount"),
-      args: [bytes(""), target, bytes(""), MS.REMOUNT | MS.BIND | MS.RDONLY | MS.NOSUID | MS.NODEV, 0],
-    });
-  }
+  const argv = { strings: app.argv }, env = { strings: Object.entries(app.env).map(([k, v]) => `${k}=${v}`) };
+  const cmd = app.argv[0];
+  const direct = app.path ?? (cmd.includes("/") ? cmd : null);
+  const tries = direct !== null ? [direct] : (app.env.PATH ?? "").split(":").map((d) => `${d || "."}/${cmd}`);
+  const execs: SpawnOp[] = tries.map((p, i) => ({
+    what: `executing ${p}`,
+    nr: nr("execve"),
+    args: [bytes(p), argv, env],
+    app: direct !== null ? "path" : "search",
+    // not in this directory of PATH (or not executable there): the next one, as a shell does
+    ...(i < tries.length - 1 ? { onFail: { errno: [ENOENT, EACCES, ENOTDIR], skip: 0 } } : {}),
+  }));
+  return [
+    ...appSteps(layer, middle),
+    { what: `${what}: its signal mask`, nr: nr("rt_sigprocmask"), args: [2, signalMask([]), 0, 8] },
+    ...execs,
+  ];
 }
 
 /**
- * The program of the first layer's process: its setup, then the clone of its sublayer's runner
- * (`sub`: its steps before execve, from spawn_layer.ts), then the init. `look` answers for the host.
+ * The program of a compiled layer's process, after its entry steps: its setup, then a clone whose
+ * child is the one process below it (compiled the same way, its runner, or the app) while this one
+ * execs the init that waits for it.
  */
-export function nativeLayerProgram(
-  plan: Plan,
-  look: Look,
-  fds: NativeFds,
-  sub: { flags: number; ops: SpawnOp[]; path: string; argv: string[]; env: string[]; blocked: number[] },
-): SpawnOp[] {
-  const layer = plan.root;
-  const c = new Compiler(layer, look);
-  setupSteps(c, layer);
-  const L = layer.name, S = layer.sublayers[0].name;
-  const mask = (sigs: number[]) => new BigUint64Array([sigs.reduce((m, s) => m | (1n << BigInt(s - 1)), 0n)]);
-  const childSteps: SpawnOp[] = [
-    ...sub.ops,
-    {
-      what: `${S}: the runner's signal mask`,
-      nr: nr("rt_sigprocmask"),
-      args: [2, new Uint8Array(mask(sub.blocked).buffer), 0, 8],
-    },
-    {
-      what: `starting the layer runner ${sub.path}`,
-      nr: nr("execve"),
-      args: [bytes(sub.path), { strings: sub.argv }, { strings: sub.env }],
-    },
-  ];
+export function layerProgram(layer: LayerPlan, look: Look, fds: NativeFds): SpawnOp[] {
+  const c = new Compiler(layer, lookThrough(layer.hostView!, look));
+  c.setup();
+  const [sub] = layer.sublayers;
+  const L = layer.name, S = sub.name;
+  let child: SpawnOp[];
+  if (sub.app) child = appProgram(sub);
+  else if (sub.native) {
+    child = [...entrySteps(sub, -1, -1, -1), ...layerPrivilegeOps(sub), ...layerProgram(sub, look, fds)];
+  } else {
+    const runner = sub.runner!;
+    child = [
+      ...entrySteps(sub, -1, fds.runnerPlan, -1),
+      ...layerPrivilegeOps(sub),
+      {
+        what: `${S}: the runner's signal mask`,
+        nr: nr("rt_sigprocmask"),
+        args: [2, signalMask(blockedFor(sub)), 0, 8],
+      },
+      {
+        what: `starting the layer runner ${runner.path}`,
+        nr: nr("execve"),
+        args: [bytes(runner.path), { strings: runner.argv }, { strings: runner.env }],
+      },
+    ];
+  }
   const pid = bytes("\0".repeat(24));
   const forwarded = FORWARDED_SIGNALS.reduce((m, s) => m | (1n << BigInt(SIG[s])), 0n);
-  const parentSteps: SpawnOp[] = [
+  const parent: SpawnOp[] = [
     decimalOp(`${L}: naming ${S}'s process`, CHILD, pid, 0),
     { what: `${L}: closing descriptors`, nr: nr("close_range"), args: [3, 0xffffffff, CLOSE_RANGE_CLOEXEC] },
     {
@@ -504,10 +712,9 @@ export function nativeLayerProgram(
   c.step({
     what: `${L}: starting ${S}`,
     nr: nr("clone"),
-    args: [sub.flags | 17, /* SIGCHLD */ 0, 0, 0, 0],
+    args: [cloneFlags(sub.unshare) | 17, /* SIGCHLD */ 0, 0, 0, 0],
     result: CHILD,
   });
-  c.step(skipIfZeroOp(`${L}: ${S}'s branch`, CHILD, parentSteps.length));
-  c.ops.push(...parentSteps, ...childSteps);
-  return c.ops;
+  c.step(skipIfZeroOp(`${L}: ${S}'s branch`, CHILD, parent.length));
+  return [...c.ops, ...parent, ...child];
 }

@@ -83,7 +83,7 @@ export function spawnLayer(
   reportFd: number,
   pdeathsig: number,
   stdio = -1,
-  beforeRelease?: () => void,
+  beforeRelease?: (pid: number) => void,
 ): number {
   const layer = plan.root;
   const runner = layer.runner!;

@@ -8,8 +8,8 @@ import { libc, memfdOf } from "../sys/libc.ts";
 import { lstatOrNull } from "../sys/files.ts";
 import { initElf } from "../sys/init_elf.ts";
 import { SIG } from "../sys/consts.ts";
-import { type Look, nativeLayerProgram } from "./native_layer.ts";
-import { blockedFor, cloneFlags, entrySteps, highFd, layerPrivilegeOps, planMemfd } from "./spawn_layer.ts";
+import { layerProgram, type Look } from "./native_layer.ts";
+import { cloneFlags, entrySteps, highFd, planMemfd } from "./spawn_layer.ts";
 
 /** What is at a host path, as the launcher sees it (which is how the first layer sees it before its pivot). */
 const lookOnHost: Look = (path) => {
@@ -28,25 +28,21 @@ const lookOnHost: Look = (path) => {
 
 /**
  * Starts the first layer with no runner (plan.root.native): one process runs its compiled program
- * (native_layer.ts), clones its sublayer's runner and becomes its init. Returns its pid once both
- * have exec'd; a failing step of either is a SpawnError naming it.
+ * (native_layer.ts), and each compiled layer below, down to a runner or the app, runs in a clone of
+ * it. `beforeRelease` runs once it exists and before it runs anything. Returns its pid once every
+ * process of the chain has exec'd (its init, a runner, the app); a failing step of any is a
+ * SpawnError naming it.
  */
-export function spawnNativeLayer(plan: Plan, stdio: number): number {
-  const layer = plan.root, sub = layer.sublayers[0];
-  const runner = sub.runner!;
-  const planFd = planMemfd({ ...plan, root: sub, reporting: false });
+export function spawnNativeLayer(plan: Plan, stdio: number, beforeRelease: (pid: number) => void): number {
+  const layer = plan.root;
+  let below = layer.sublayers[0];
+  while (below.native) below = below.sublayers[0];
   const initFd = memfdOf("bbl-init", initElf(Deno.build.arch), "loading the native init");
-  const fds = [highFd(planFd), highFd(initFd)];
-  [planFd, initFd].forEach((fd) => libc.close(fd));
+  const planFd = below.runner ? planMemfd({ ...plan, root: below, reporting: false }) : -1;
+  const fds = [highFd(initFd), ...(planFd >= 0 ? [highFd(planFd)] : [])];
+  [initFd, planFd].forEach((fd) => fd >= 0 && libc.close(fd));
   try {
-    const program = nativeLayerProgram(plan, lookOnHost, { subPlan: fds[0], init: fds[1] }, {
-      flags: cloneFlags(sub.unshare),
-      ops: [...entrySteps(sub, -1, fds[0], -1), ...layerPrivilegeOps(sub)],
-      path: runner.path,
-      argv: runner.argv,
-      env: runner.env,
-      blocked: blockedFor(sub),
-    });
+    const program = layerProgram(layer, lookOnHost, { init: fds[0], runnerPlan: fds[1] ?? -1 });
     return spawn({
       flags: cloneFlags(layer.unshare),
       path: "",
@@ -54,6 +50,7 @@ export function spawnNativeLayer(plan: Plan, stdio: number): number {
       env: [],
       pdeathsig: SIG.SIGKILL, // the launcher's death takes the whole sandbox down
       ops: [...entrySteps(layer, stdio, -1, -1), ...program],
+      beforeRelease,
     });
   } finally {
     fds.forEach((fd) => libc.close(fd));

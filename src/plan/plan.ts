@@ -13,7 +13,7 @@ import { substitute } from "./template.ts";
 import { buildEnv } from "./env.ts";
 import { UsageError } from "../errors.ts";
 import { bblDir, runnerCommand } from "../selfexec.ts";
-import { nativeProblem } from "../layer/native_layer.ts";
+import { planNative } from "../layer/native_layer.ts";
 import { allLayers } from "./tree.ts";
 import type { NamedFile, RunOptions } from "./options.ts";
 import { builtAt, shownAt } from "./visible.ts";
@@ -501,6 +501,7 @@ class Planner {
       this.fail(l.name, "cannot be started: its parent's root does not show the host (and bbl's runner) at host_at");
     }
     plan.runner = runnerCommand(this.host.runner, ctx.hostView);
+    plan.hostView = ctx.hostView;
     if (plan.sublayers.some((s) => s.app) && !this.opts.seccompAllow.includes("userns")) {
       // Every user namespace bbl creates below this layer counts against its limit; none more can.
       // A helper-only layer has no process of its own: each of its helpers enters a namespace of its own.
@@ -558,11 +559,8 @@ class Planner {
       this.fail("layer", "no layer builds the app's root (fs above the app layer), which the configuration needs");
     }
     root.sessionKeyring = true;
-    if (nativeProblem(root) === null) {
-      // The launcher compiles its setup for the spawn stub's interpreter: one Deno runtime fewer.
-      delete root.runner;
-      root.native = true;
-    }
+    // The layers the launcher compiles for the spawn stub's interpreter: a Deno runtime fewer each.
+    planNative(root);
     return root;
   }
 }

@@ -175,9 +175,12 @@ export interface LayerPlan {
    * layer (no root, sublayers, pid namespace or hostname: its processes are its helpers).
    */
   runner?: RunnerCommand;
+  /** Where this layer's process sees the host's root before its pivot ("" for the first layer). */
+  hostView?: string;
   /**
-   * On the first layer, when its setup is one src/layer/native_layer.ts compiles: no runner; the
-   * launcher's clone child runs that program, starts its sublayer's runner and becomes the init.
+   * The first layer, and each below it in turn, when src/layer/native_layer.ts compiles its setup:
+   * no runner; the launcher's clone child (or a clone of it) runs that program, starts the process
+   * below and becomes the init.
    */
   native?: true;
   sublayers: LayerPlan[];

@@ -47,6 +47,12 @@ export function errnoName(errno: number): string {
   return NAMES[errno] ?? `errno ${errno}`;
 }
 
+/** What an errno means where bbl reaches a path inside a root it builds (never through a symlink). */
+export const PATH_MEANING: Record<string, string> = {
+  ELOOP: "refusing a path through a symlink",
+  ENOTDIR: "not a directory",
+};
+
 /**
  * A failed system call. `what` says what bbl was doing, in the user's terms ("mounting ~/data at
  * /data"); the message adds the errno name, e.g. "mounting ~/data at /data: EACCES".

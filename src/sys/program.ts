@@ -2,8 +2,9 @@
  * Programs for the spawn stub's interpreter (src/sys/stub/*.S): what a new process does between its
  * clone and its execve, as data. A step is a system call whose arguments may name registers (the
  * descriptor an earlier step opened, the pid of a child it cloned) and whose failure has a policy
- * (report, ignore, skip what depends on it, retry while a process lives), or one of three pseudo-steps
- * (write a number in decimal, skip ahead, skip ahead when zero). Steps only jump forward.
+ * (report, ignore, skip what depends on it, retry while a process lives), or one of four pseudo-steps
+ * (write a number in decimal, skip ahead, skip ahead when zero, store a number). Steps only jump
+ * forward.
  *
  * `runProgram` is the same interpreter in TypeScript, over any kernel: tests run the planner's real
  * programs on a recording one; a layer runner runs its root's program on the real one (syscall(2)).
@@ -36,14 +37,15 @@ export interface StringList {
 
 /**
  * What a failure means: "report" (the default: the process reports the step and its errno, then
- * exits), "ignore", skip `skip` steps when the errno is `errno` (an optional source that is absent),
+ * exits), "ignore", skip `skip` steps when the errno is `errno` (or one of them; all below 64: an
+ * optional source that is absent, a command not in this directory of PATH),
  * or retry up to `tries` more times `PAUSE_MS` apart while the process in `whileAlive` has not exited
  * (a readiness wait: ECHILD is reported when it exits, the last errno when the tries run out).
  */
 export type OnFail =
   | "report"
   | "ignore"
-  | { errno: number; skip: number }
+  | { errno: number | number[]; skip: number }
   | { tries: number; whileAlive: Reg };
 
 /** One system call the process makes, or a pseudo-step. */
@@ -58,10 +60,15 @@ export interface SpawnOp {
   onFail?: OnFail;
   /** Pseudo-steps skip and skip-if-zero: how many steps they jump over. */
   skip?: number;
+  /**
+   * An execve of the app: its failure is the app's (126, or 127 when not found), not bbl's. "search":
+   * the last of the tries along the sandbox's PATH.
+   */
+  app?: "path" | "search";
 }
 
 /** Pseudo-steps (never system call numbers). */
-export const PSEUDO = { decimal: -1, skip: -2, skipIfZero: -3 } as const;
+export const PSEUDO = { decimal: -1, skip: -2, skipIfZero: -3, store: -4 } as const;
 
 export const PAUSE_MS = 20;
 
@@ -69,6 +76,12 @@ export const PAUSE_MS = 20;
 export function decimalOp(what: string, r: Reg, buf: Uint8Array, offset: number): SpawnOp {
   if (buf.length < offset + 21) throw new Error(`${what}: no room for a number`);
   return { what, nr: PSEUDO.decimal, args: [r, { at: buf, offset }] };
+}
+
+/** Stores the value of `r` as 8 bytes (little-endian) at the start of `buf`. */
+export function storeOp(what: string, r: Reg, buf: Uint8Array): SpawnOp {
+  if (buf.length < 8) throw new Error(`${what}: no room for a value`);
+  return { what, nr: PSEUDO.store, args: [r, buf] };
 }
 
 /** Jumps over the next `n` steps. */
@@ -128,6 +141,14 @@ export function runProgram(ops: SpawnOp[], kernel: Kernel, sleep: () => void = (
       at.set(text, offset);
       continue;
     }
+    if (op.nr === PSEUDO.store) {
+      new DataView((args[1] as Uint8Array).buffer, (args[1] as Uint8Array).byteOffset).setBigUint64(
+        0,
+        BigInt.asUintN(64, args[0] as bigint),
+        true,
+      );
+      continue;
+    }
     if (op.nr === PSEUDO.skip || (op.nr === PSEUDO.skipIfZero && args[0] === 0n)) {
       i += op.skip ?? 0;
       continue;
@@ -145,7 +166,7 @@ export function runProgram(ops: SpawnOp[], kernel: Kernel, sleep: () => void = (
       }
       const errno = Number(-r);
       if (onFail === "ignore") break;
-      if (typeof onFail === "object" && "errno" in onFail && onFail.errno === errno) {
+      if (typeof onFail === "object" && "errno" in onFail && [onFail.errno].flat().includes(errno)) {
         i += onFail.skip;
         break;
       }

@@ -30,7 +30,7 @@ export interface SpawnRequest {
   blocked?: number[];
   ops: SpawnOp[];
   /** Runs after the clone, before the child is released: the caller's last privileged moment. */
-  beforeRelease?: () => void;
+  beforeRelease?: (pid: number) => void;
   /**
    * Runs after the child's ops and before its execve, while it is held on a pipe (to check what the
    * ops did, from /proc/PID/status). Throwing kills the child before it runs anything.
@@ -40,7 +40,7 @@ export interface SpawnRequest {
 
 /** The child could not exec: which step failed and with what errno. */
 export class SpawnError extends SysError {
-  constructor(what: string, errno: number, readonly step: number, readonly isExec: boolean) {
+  constructor(what: string, errno: number, readonly step: number, readonly isExec: boolean, readonly op?: SpawnOp) {
     super(what, errno, isExec ? "execve" : "spawn step");
   }
 }
@@ -108,7 +108,7 @@ export function spawn(req: SpawnRequest): number {
     close(syncR);
     close(errW);
     try {
-      req.beforeRelease?.();
+      req.beforeRelease?.(pid);
       check(libc.write(syncW, new Uint8Array([1]), 1n), "releasing the new process", "write");
     } catch (e) {
       close(syncW); // the child reads EOF and exits without running anything
@@ -144,7 +144,7 @@ export function spawn(req: SpawnRequest): number {
     reap(pid);
     const isExec = step >= ops.length;
     const what = !isExec ? ops[step].what : req.path ? `executing ${req.path}` : "the program ended without an exec";
-    throw new SpawnError(what, err, step, isExec);
+    throw new SpawnError(what, err, step, isExec, ops[step]);
   } finally {
     for (const fd of [...open]) close(fd);
     arena?.free(); // the child has its own copy
@@ -237,7 +237,13 @@ function writeArgs(arena: Arena, req: SpawnRequest, fds: { syncR: number; syncW:
     if (typeof f === "string") u64(o + 72, ON_FAIL[f]);
     else if ("errno" in f) {
       u64(o + 72, ON_FAIL.skip);
-      u64(o + 80, f.errno);
+      u64(
+        o + 80,
+        [f.errno].flat().reduce((m, e) => {
+          if (e >= 64) throw new Error(`${op.what}: errno ${e} cannot be in a set`);
+          return m | (1n << BigInt(e));
+        }, 0n),
+      );
       u64(o + 88, f.skip);
     } else {
       u64(o + 72, ON_FAIL.retry);

@@ -1,13 +1,14 @@
 /**
- * The first layer's compiled program (src/layer/native_layer.ts), run on the interpreter's
- * TypeScript model over a recording kernel: what it mounts, where, in which order, how it reaches
- * destinations, where each branch of its clone ends, and what a failing step reports.
+ * The default tree's compiled program (src/layer/native_layer.ts: layer1+2, layer2h+3 and the app),
+ * run on the interpreter's TypeScript model over a recording kernel: what each process mounts,
+ * where, in which order, how it reaches destinations, where each branch of a clone goes, and what a
+ * failing step reports.
  */
 import assert from "node:assert/strict";
 import { buildPlan } from "../../src/plan/plan.ts";
 import { host, runOptions as opts } from "./fixtures.ts";
 import { DEFAULT_TEMPLATE } from "../../src/plan/default_template.ts";
-import { type Look, nativeLayerProgram, nativeProblem } from "../../src/layer/native_layer.ts";
+import { layerProgram, type Look, nativeProblem } from "../../src/layer/native_layer.ts";
 import { type KernelArg, runProgram, type SpawnOp } from "../../src/sys/program.ts";
 import { NR } from "../../src/sys/consts.ts";
 import { errnoName } from "../../src/sys/errno.ts";
@@ -18,10 +19,14 @@ const text = (a: KernelArg): string => {
   if (typeof a === "bigint") return String(a);
   const bytes = a instanceof Uint8Array ? a : "at" in a ? a.at.subarray(a.offset) : null;
   if (bytes === null) return "strings" in a ? `[${a.strings.map((s) => typeof s === "string" ? s : text(s))}]` : "bpf";
+  // text (a path, file content) up to its NUL, if any; else a struct
+  if (bytes.length === 1 && bytes[0] === 0) return '""';
   const end = bytes.indexOf(0);
   const str = new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end));
-  const printable = [...str].every((ch) => ch.charCodeAt(0) >= 0x20);
-  if (end >= 0 && printable && bytes.subarray(end).every((b) => b === 0)) return JSON.stringify(str);
+  const printable = [...str].every((ch) => ch.charCodeAt(0) >= 0x20 || ch === "\n" || ch === "\t");
+  if (str.length > 0 && printable && (end < 0 ? bytes.length > 0 : bytes.subarray(end).every((b) => b === 0))) {
+    return JSON.stringify(str);
+  }
   // a struct: as 64-bit words
   return `u64[${[...new BigUint64Array(bytes.slice().buffer, 0, bytes.length >> 3)].join(",")}]`;
 };
@@ -35,26 +40,22 @@ const look: Look = (p) => {
   return null;
 };
 
-const SUB = {
-  flags: 0x7e020000,
-  ops: [] as SpawnOp[],
-  path: "/zrootfs/opt/deno",
-  argv: ["deno", "run"],
-  env: ["A=1"],
-  blocked: [2],
-};
+function plan() {
+  const p = buildPlan(opts(), host, DEFAULT_TEMPLATE);
+  assert.equal(nativeProblem(p.root), null);
+  return p;
+}
 
-function program() {
-  const plan = buildPlan(opts(), host, DEFAULT_TEMPLATE);
-  assert.equal(nativeProblem(plan.root), null);
-  return nativeLayerProgram(plan, look, { subPlan: 10, init: 11 }, SUB);
+function program(): SpawnOp[] {
+  return layerProgram(plan().root, look, { init: 11, runnerPlan: -1 });
 }
 
 /**
- * Runs `ops` with `clone` as the clone's result; the calls made, decoded (with " = FD" after each
- * that opens a descriptor), and the outcome.
+ * Runs `ops` with `clones` as the results of successive clones (0: the child's branch); the calls
+ * made, decoded (with " = FD" after each that opens a descriptor), and the outcome.
  */
-function trace(ops: SpawnOp[], clone: bigint, fail?: (call: string) => number | null) {
+function trace(ops: SpawnOp[], clones: bigint | bigint[], fail?: (call: string) => number | null) {
+  const results = [clones].flat();
   let fd = 20;
   const calls: string[] = [];
   const outcome = runProgram(ops, (n, args) => {
@@ -66,7 +67,7 @@ function trace(ops: SpawnOp[], clone: bigint, fail?: (call: string) => number | 
     }
     if (NAMES[n] === "clone") {
       calls.push(call);
-      return clone;
+      return results.shift() ?? 4321n;
     }
     const opens = ["openat", "openat2", "open_tree"].includes(NAMES[n]);
     calls.push(opens ? `${call} = ${fd}` : call);
@@ -75,7 +76,7 @@ function trace(ops: SpawnOp[], clone: bigint, fail?: (call: string) => number | 
   return { calls, outcome };
 }
 
-Deno.test("native first layer: the default tree's root, built in bubblewrap's order through descriptors", () => {
+Deno.test("native layers: layer2's root, built in bubblewrap's order through descriptors", () => {
   const { calls, outcome } = trace(program(), 1234n);
   assert.ok(outcome.ok);
   const mounts = calls.filter((c) => /^(mount|move_mount|symlinkat|pivot_root)\(/.test(c));
@@ -131,41 +132,101 @@ Deno.test("native first layer: the default tree's root, built in bubblewrap's or
   ]);
 });
 
-Deno.test("native first layer: the clone's child runs the sublayer's steps and execs its runner", () => {
-  const { calls } = trace(program(), 0n);
+Deno.test("native layers: the first clone's child is layer3, compiled too: its root, hostname, loopback, user-namespace lock", () => {
+  const { calls, outcome } = trace(program(), [0n, 5678n]);
+  assert.ok(outcome.ok);
   const clone = calls.findIndex((c) => c.startsWith("clone("));
-  assert.equal(calls[clone], `clone(${0x7e020000 | 17}, 0, 0, 0, 0)`);
-  assert.match(calls[clone + 1], /^rt_sigprocmask\(2, /);
-  assert.equal(calls[clone + 2], 'execve("/zrootfs/opt/deno", [deno,run], [A=1])');
-  assert.equal(calls.length, clone + 3, "nothing of the parent's branch");
+  const layer3 = calls.slice(clone + 1);
+  assert.match(calls[clone], /^clone\(\d+, 0, 0, 0, 0\)$/);
+  // its own maps first (root inside, written by itself), then its session, network and name
+  assert.match(layer3.slice(0, 6).join("\n"), /"\/proc\/self\/setgroups"[^]*"\/proc\/self\/uid_map"/);
+  assert.ok(layer3.includes("unshare(128)"), "a time namespace for what it starts");
+  const sethostname = layer3.findIndex((c) => c.startsWith("sethostname("));
+  assert.ok(layer3.findIndex((c) => c.startsWith(`ioctl(`)) < sethostname);
+  assert.match(layer3[sethostname], /^sethostname\("bbl", 3\)$/);
+  // its new root on layer2's view of the instance; sources from the host view
+  assert.ok(layer3.some((c) => c.startsWith('mount("tmpfs", "/zrootfs/run/user/1000/bbl/ls-4242/layer3", ')));
+  assert.ok(layer3.some((c) => /^openat\(-100, "\/zrootfs\/usr", \d+\) = \d+$/.test(c)));
+  // the lock on nested user namespaces, written into its own new proc
+  const lock = layer3.findIndex((c) => c.includes('"sys/user/max_user_namespaces"'));
+  assert.match(layer3[lock + 1], /^write\(\d+, "1\\n", 2\)$/);
+  // /proc/keys covered by the empty file; /etc/hostname written into the new root (no /etc/hostname
+  // in the bound /etc: the create succeeds), then protected read-only
+  assert.ok(
+    layer3.some((c) => c.startsWith('openat(-100, "/zrootfs/run/user/1000/bbl/ls-4242/layer3.scratch/mask", ')),
+  );
+  const hostname = layer3.findIndex((c) => /^openat\(\d+, "hostname", /.test(c));
+  assert.match(layer3[hostname + 1], /^write\(\d+, "bbl\\n", 4\)$/);
+  // the parent goes on to become the init of the app's pid namespace, waiting for the app
+  assert.match(calls.at(-1)!, /^execveat\(11, "", \[bbl-init,"5678",\d+\], \[\], 4096\)$/);
 });
 
-Deno.test("native first layer: a failing step names the layer, what it did and the errno", () => {
+Deno.test("native layers: a file a bound directory already has is covered by one of ours", () => {
+  const { calls } = trace(program(), [0n, 5678n], (c) => /^openat\(\d+, "hosts", /.test(c) ? 17 : null);
+  const at = calls.findIndex((c) => /^openat\(\d+, "hosts", /.test(c));
+  assert.match(calls[at + 1], /^openat\(-100, ".*layer3\.scratch\/file-\d+", \d+, 420\) = \d+$/);
+  assert.match(calls[at + 2], /^write\(\d+, "127\.0\.0\.1/);
+});
+
+Deno.test("native layers: the app's process: its maps, working directory, privileges dropped, filter, then PATH tried in order", () => {
+  const p = plan();
+  const app = p.root.sublayers[0].sublayers[0].app!;
+  const notHere = (c: string) => c.startsWith("execve(") && !c.startsWith('execve("/usr/bin/ls"') ? 2 : null;
+  const { calls, outcome } = trace(program(), [0n, 0n], notHere);
+  assert.ok(outcome.ok);
+  const clone = calls.map((c, i) => c.startsWith("clone(") ? i : -1).filter((i) => i >= 0)[1];
+  const own = calls.slice(clone + 1);
+  const first = (re: RegExp) => own.findIndex((c) => re.test(c));
+  assert.ok(first(/uid_map/) < first(/^close_range\(3, /));
+  assert.ok(first(/^setsid\(\)/) > 0);
+  // the first of its directory, home and / that can be entered: tried last to first
+  assert.deepEqual(own.filter((c) => c.startsWith("chdir(")), [
+    'chdir("/")',
+    `chdir("${app.home}")`,
+    `chdir("${app.cwd}")`,
+  ]);
+  assert.ok(first(/^capset\(/) > first(/^chdir\(/));
+  assert.ok(first(/^seccomp\(/) > first(/^capset\(/));
+  assert.equal(
+    own[first(/^seccomp\(/) + 1],
+    "rt_sigprocmask(2, u64[0], 0, 8)",
+    "the app starts with no signal blocked",
+  );
+  const tried = own.filter((c) => c.startsWith("execve(")).map((c) => c.match(/^execve\("([^"]+)"/)![1]);
+  const dirs: string[] = app.env.PATH!.split(":");
+  assert.deepEqual(tried, dirs.slice(0, dirs.indexOf("/usr/bin") + 1).map((d) => `${d}/ls`));
+});
+
+Deno.test("native layers: a failing step names the layer, what it did and the errno", () => {
   const ops = program();
   for (
-    const [call, errno, what] of [
-      [/^move_mount/, 13, "layer2: mounting / at /zrootfs"],
-      [/^openat2\(\d+, "\.ssh"/, 40, "layer2: reaching /zrootfs/home/alice/.ssh"],
-      [/^pivot_root/, 22, "layer2: switching to the new root (pivot_root)"],
-      [/^execveat/, 2, "layer2: starting the native init"],
+    const [call, errno, what, clones] of [
+      [/^move_mount/, 13, "layer2: mounting / at /zrootfs", 1234n],
+      [/^openat2\(\d+, "\.ssh"/, 40, "layer2: reaching /zrootfs/home/alice/.ssh", 1234n],
+      [/^pivot_root/, 22, "layer2: switching to the new root (pivot_root)", 1234n],
+      [/^execveat/, 2, "layer2: starting the native init", 1234n],
+      [/^sethostname/, 1, "layer3: setting the hostname to bbl", 0n],
+      [
+        /^mount\("tmpfs", "\/proc\/self\/fd\/\d+", "tmpfs", 6, "mode=1777,size=1g"\)/,
+        28,
+        "layer3: mounting a tmpfs at /tmp",
+        0n,
+      ],
+      [/^seccomp/, 22, "installing the seccomp filter", [0n, 0n]],
     ] as const
   ) {
-    const { outcome } = trace(ops, 1234n, (c) => call.test(c) ? errno : null);
+    const { outcome } = trace(ops, clones as bigint | bigint[], (c) => call.test(c) ? errno : null);
     assert.ok(!outcome.ok);
     assert.equal(`${ops[outcome.step].what}: ${errnoName(outcome.errno)}`, `${what}: ${errnoName(errno)}`);
   }
 });
 
-Deno.test("native first layer: only the shapes it compiles; others keep their runner", () => {
-  const plan = buildPlan(opts(), host, DEFAULT_TEMPLATE);
-  const withFile = {
-    ...plan.root,
-    fs: [...plan.root.fs, { kind: "file" as const, dest: "/x", content: "", mode: 0o644 }],
-  };
-  assert.match(nativeProblem(withFile)!, /file/);
+Deno.test("native layers: only the shapes it compiles; others keep their runner", () => {
+  const root = plan().root;
+  assert.equal(nativeProblem({ ...root, helpers: [{ run: ["sleep", "1"] }] }), "helpers");
   const noPid = {
-    ...plan.root,
-    sublayers: plan.root.sublayers.map((s) => ({ ...s, unshare: s.unshare.filter((n) => n !== "pid") })),
+    ...root,
+    sublayers: root.sublayers.map((s) => ({ ...s, unshare: s.unshare.filter((n) => n !== "pid") })),
   };
   assert.equal(nativeProblem(noPid), "sublayer");
 });

@@ -35,9 +35,24 @@ Deno.test("default tree: host paths resolved for the process that uses them", ()
   assert.equal(L.layer2.runner, undefined, "the first layer is set up by the launcher's compiled program");
   assert.equal(L.layer2.native, true);
   assert.equal(L.layer2.rootMount, "/run/user/1000/bbl/ls-4242/layer2");
-  assert.equal(L.layer3.runner!.path, "/zrootfs/opt/deno");
-  assert.ok(L.layer3.runner!.argv.includes("/zrootfs/opt/bbl/src/layer/main.ts"));
-  assert.ok(L.layer3.runner!.env.includes("DENO_DIR=/zrootfs/home/alice/.cache/deno"));
+  // compiled by the launcher too, which looks at its sources through layer2's view of the host
+  assert.equal(L.layer3.runner, undefined);
+  assert.equal(L.layer3.native, true);
+  assert.equal(L.layer3.hostView, "/zrootfs");
+  // With an AppImage (its FUSE daemon is a helper, which the compiler does not start yet), layer3
+  // has a runner, exec'd from layer2's view of the host.
+  const appImage = {
+    name: "Tool",
+    path: "/home/alice/T.AppImage",
+    argv0: "T",
+    offset: 1000,
+    format: "squashfs" as const,
+  };
+  const R = byName(buildPlan(opts({ appimages: [appImage] }), host, dflt()).root);
+  assert.ok(R.layer2.native);
+  assert.equal(R.layer3.runner!.path, "/zrootfs/opt/deno");
+  assert.ok(R.layer3.runner!.argv.includes("/zrootfs/opt/bbl/src/layer/main.ts"));
+  assert.ok(R.layer3.runner!.env.includes("DENO_DIR=/zrootfs/home/alice/.cache/deno"));
   assert.equal(L.layer3.rootMount, "/zrootfs/run/user/1000/bbl/ls-4242/layer3");
   const usr = L.layer3.fs.find((f) => f.dest === "/usr");
   assert.deepEqual(usr, { kind: "rosame", src: "/zrootfs/usr", dest: "/usr", optional: true });

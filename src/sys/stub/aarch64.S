@@ -112,6 +112,8 @@ bbl_spawn:
     b.eq .Lskip
     cmn x9, #3
     b.eq .Lskipzero
+    cmn x9, #4
+    b.eq .Lstore
 .Lcall:
     ldr x8, [x21]                // nr
     ldp x0, x1, [x19, #416]      // a0..a5
@@ -136,9 +138,11 @@ bbl_spawn:
     cmp x9, #2
     b.ne .Lfail                  // 0: report
     neg x10, x0                  // the errno
+    cmp x10, #64
+    b.hs .Lfail                  // 2: no errno this large is in a set
     ldr x9, [x21, #80]
-    cmp x10, x9
-    b.ne .Lfail                  // 2: not the errno that means "skip"
+    lsr x9, x9, x10
+    tbz x9, #0, .Lfail           // 2: not an errno that means "skip"
 .Lskip:
     ldr x9, [x21, #88]           // skip n steps
     add x20, x20, x9
@@ -172,6 +176,10 @@ bbl_spawn:
 .Lgaveup:
     mov x0, x23
     b .Lfail
+.Lstore:
+    ldp x9, x10, [x19, #416]     // a0 stored as 8 bytes at a1 (an ioctl's int argument)
+    str x9, [x10]
+    b .Lnext
 .Ldecimal:
     ldr x9, [x19, #416]          // the number
     add x12, x19, #488           // digits are written backwards from here

@@ -33,18 +33,20 @@
 # struct op (12 words), a small program rather than a list of calls, so that the planner can emit
 # a layer's whole setup (descriptors opened by one step and used by later ones, optional steps,
 # readiness waits, sub-processes) and this routine stays an interpreter that decides nothing:
-#    0 nr         system call number, or a pseudo-step: -1 decimal, -2 skip, -3 skip if zero
+#    0 nr         system call number, or a pseudo-step: -1 decimal, -2 skip, -3 skip if zero, -4 store
 #    8 a0..a5     arguments
 #   56 regargs    bit i: a_i names a register, whose value is passed instead
 #   64 dst        register that keeps the result, or -1
-#   72 onfail     0 report; 1 ignore; 2 skip n steps when the errno is `err`, else report;
+#   72 onfail     0 report; 1 ignore; 2 skip n steps when the errno is in the set `err` (bit e:
+#                 errno e, below 64), else report;
 #                 3 retry up to n times, `pause` apart, while the process in register `err` lives
 #                 (it exiting is reported as ECHILD; running out of tries as the last errno)
 #   80 err
 #   88 n
 # Pseudo-steps: decimal writes a0 in decimal at a1 (NUL-terminated: a path or option ending in a
 # descriptor number); skip jumps n steps ahead; skip-if-zero does when a0 is 0 (after a clone step:
-# the child's branch). Steps only jump forward, so every program ends.
+# the child's branch); store writes a0 as 8 bytes at a1. Steps only jump forward, so every program
+# ends.
 
     .intel_syntax noprefix
     .text
@@ -159,6 +161,8 @@ bbl_spawn:
     je .Lskip
     cmp rax, -3
     je .Lskipzero
+    cmp rax, -4
+    je .Lstore
 .Lcall:
     mov rax, [r13]               # nr
     mov rdi, [rbx+416]           # a0..a5
@@ -187,8 +191,10 @@ bbl_spawn:
     jne .Lfail                   # 0: report
     mov rdx, rax
     neg rdx                      # the errno
-    cmp rdx, [r13+80]
-    jne .Lfail                   # 2: not the errno that means "skip"
+    cmp rdx, 64
+    jae .Lfail                   # 2: no errno this large is in a set
+    bt qword ptr [r13+80], rdx
+    jnc .Lfail                   # 2: not an errno that means "skip"
 .Lskip:
     add r12, [r13+88]            # skip n steps
     jmp .Lnext
@@ -220,6 +226,11 @@ bbl_spawn:
 .Lgaveup:
     mov rax, r14
     jmp .Lfail
+.Lstore:
+    mov rax, [rbx+416]           # a0 stored as 8 bytes at a1 (an ioctl's int argument)
+    mov rdi, [rbx+424]
+    mov [rdi], rax
+    jmp .Lnext
 .Ldecimal:
     mov rax, [rbx+416]           # the number
     lea rsi, [rbx+488]           # digits are written backwards from here
