@@ -1,12 +1,25 @@
 /** Assembles the machine-code sources with GNU binutils; shared by gen-stub.ts and the stub test. */
 
 export const STUB_ARCHES = {
-  x86_64: { src: "src/sys/stub/x86_64.S", init: "src/sys/stub/init_x86_64.S", prefix: "" },
-  aarch64: { src: "src/sys/stub/aarch64.S", init: "src/sys/stub/init_aarch64.S", prefix: "aarch64-linux-gnu-" },
+  x86_64: {
+    src: "src/sys/stub/x86_64.S",
+    init: "src/sys/stub/init_x86_64.S",
+    harness: "tests/fixtures/stub_harness_x86_64.S",
+    prefix: "",
+  },
+  aarch64: {
+    src: "src/sys/stub/aarch64.S",
+    init: "src/sys/stub/init_aarch64.S",
+    harness: "tests/fixtures/stub_harness_aarch64.S",
+    prefix: "aarch64-linux-gnu-",
+  },
 } as const;
 export type StubArch = keyof typeof STUB_ARCHES;
-/** The routines: the spawn stub (called through FFI) and the init (a program of its own). */
-export type Routine = "src" | "init";
+/**
+ * The routines: the spawn stub (called through FFI), the init (a program of its own), and the tests'
+ * harness that calls the stub as a program of its own (to run it under qemu-user).
+ */
+export type Routine = "src" | "init" | "harness";
 
 /** The binutils prefix that assembles `arch` on this machine, or null when none is installed. */
 export function toolPrefix(arch: StubArch): string | null {

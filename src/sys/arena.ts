@@ -31,7 +31,11 @@ export class Arena {
   readonly bytes: Uint8Array;
   private used = 0;
 
-  constructor(readonly size: number) {
+  /**
+   * `at`: the address the bytes will have where they are used, when that is not here (an image
+   * loaded by another process: the tests run the stub on another architecture that way).
+   */
+  constructor(readonly size: number, private readonly at?: bigint) {
     this.base = mapAnonymous(size, "allocating memory for a new process");
     const buf = Deno.UnsafePointerView.getArrayBuffer(this.base, size);
     this.view = new DataView(buf);
@@ -47,7 +51,12 @@ export class Arena {
   }
 
   addr(off: number): bigint {
-    return Deno.UnsafePointer.value(this.base) + BigInt(off);
+    return (this.at ?? Deno.UnsafePointer.value(this.base)) + BigInt(off);
+  }
+
+  /** The bytes used so far. */
+  image(): Uint8Array {
+    return this.bytes.slice(0, this.used);
   }
 
   /** Copies bytes in and returns their address. */

@@ -29,6 +29,12 @@ export const AT_EMPTY_PATH = 0x1000;
 export const MFD_CLOEXEC = 1;
 export const AT_RECURSIVE = 0x8000;
 
+/** open(2) flags; O_DIRECTORY and O_NOFOLLOW are not the same on aarch64 (arch/arm64 uapi fcntl.h). */
+export const O_BY_ARCH = {
+  x86_64: { DIRECTORY: 0o200000, NOFOLLOW: 0o400000 },
+  aarch64: { DIRECTORY: 0o40000, NOFOLLOW: 0o100000 },
+} as const;
+
 export const O = {
   RDONLY: 0,
   WRONLY: 1,
@@ -36,8 +42,7 @@ export const O = {
   CREAT: 0o100,
   NOCTTY: 0o400,
   EXCL: 0o200,
-  DIRECTORY: 0o200000,
-  NOFOLLOW: 0o400000,
+  ...O_BY_ARCH[Deno.build.arch as "x86_64" | "aarch64"] ?? O_BY_ARCH.x86_64,
   CLOEXEC: 0o2000000,
   PATH: 0o10000000,
 } as const;

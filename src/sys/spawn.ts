@@ -151,6 +151,24 @@ export function spawn(req: SpawnRequest): number {
   }
 }
 
+/**
+ * The argument struct and program of `req` as bytes to be loaded at address `at` by another process
+ * (the tests' harness runs the stub of either architecture on them), with the given descriptors.
+ */
+export function spawnImage(
+  req: SpawnRequest,
+  fds: { syncR: number; syncW: number; errW: number },
+  at: bigint,
+): Uint8Array {
+  const arena = new Arena(arenaSize(req, req.ops), at);
+  try {
+    writeArgs(arena, req, fds);
+    return arena.image();
+  } finally {
+    arena.free();
+  }
+}
+
 function arenaSize(req: SpawnRequest, ops: SpawnOp[]): number {
   const text = [req.path, ...req.argv, ...req.env].reduce((n, s) => n + 3 * s.length + 16, 0);
   const data = ops.reduce(
