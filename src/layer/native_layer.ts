@@ -627,8 +627,11 @@ export interface NativeFds {
 const signalMask = (sigs: number[]) =>
   new Uint8Array(new BigUint64Array([sigs.reduce((m, s) => m | (1n << BigInt(s - 1)), 0n)]).buffer);
 
-/** The app's process: its steps, the working directory, the terminal, then its execve (tried along PATH). */
-function appProgram(layer: LayerPlan): SpawnOp[] {
+/**
+ * The app's process: its steps, the working directory, the terminal, `checkpoint` (where bbl checks
+ * it from outside before it runs), then its execve (tried along PATH).
+ */
+function appProgram(layer: LayerPlan, checkpoint: SpawnOp[]): SpawnOp[] {
   const app = layer.app!;
   const what = `starting ${app.argv[0]}`;
   // The first that exists of its directory, its home, / (each later success replaces an earlier one).
@@ -662,6 +665,7 @@ function appProgram(layer: LayerPlan): SpawnOp[] {
   }));
   return [
     ...appSteps(layer, middle),
+    ...checkpoint,
     { what: `${what}: its signal mask`, nr: nr("rt_sigprocmask"), args: [2, signalMask([]), 0, 8] },
     ...execs,
   ];
@@ -670,17 +674,17 @@ function appProgram(layer: LayerPlan): SpawnOp[] {
 /**
  * The program of a compiled layer's process, after its entry steps: its setup, then a clone whose
  * child is the one process below it (compiled the same way, its runner, or the app) while this one
- * execs the init that waits for it.
+ * execs the init that waits for it. `checkpoint`: the steps the app takes last before its execve.
  */
-export function layerProgram(layer: LayerPlan, look: Look, fds: NativeFds): SpawnOp[] {
+export function layerProgram(layer: LayerPlan, look: Look, fds: NativeFds, checkpoint: SpawnOp[] = []): SpawnOp[] {
   const c = new Compiler(layer, lookThrough(layer.hostView!, look));
   c.setup();
   const [sub] = layer.sublayers;
   const L = layer.name, S = sub.name;
   let child: SpawnOp[];
-  if (sub.app) child = appProgram(sub);
+  if (sub.app) child = appProgram(sub, checkpoint);
   else if (sub.native) {
-    child = [...entrySteps(sub, -1, -1, -1), ...layerPrivilegeOps(sub), ...layerProgram(sub, look, fds)];
+    child = [...entrySteps(sub, -1, -1, -1), ...layerPrivilegeOps(sub), ...layerProgram(sub, look, fds, checkpoint)];
   } else {
     const runner = sub.runner!;
     child = [

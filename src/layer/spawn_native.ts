@@ -3,7 +3,9 @@
  * looking at the host for what the plan left to run time, and the spawn stub's child runs it.
  */
 import type { Plan } from "../plan/types.ts";
-import { spawn } from "../sys/spawn.ts";
+import { spawn, type SpawnOp } from "../sys/spawn.ts";
+import { privilegeProblems } from "../sys/privileges.ts";
+import { BblError } from "../errors.ts";
 import { libc, memfdOf } from "../sys/libc.ts";
 import { lstatOrNull } from "../sys/files.ts";
 import { initElf } from "../sys/init_elf.ts";
@@ -26,6 +28,23 @@ const lookOnHost: Look = (path) => {
   return { kind: "symlink", target: Deno.readLinkSync(path), toDir };
 };
 
+/** The last of a chain of only children (the app, below the compiled layers). */
+function deepest(pid: number): number {
+  for (;;) {
+    const kids = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim();
+    if (kids === "") return pid;
+    const list = kids.split(/\s+/);
+    if (list.length !== 1) throw new BblError(`the sandbox's process ${pid} has ${list.length} children, not one`);
+    pid = Number(list[0]);
+  }
+}
+
+/** Refuses an app that would start with any privilege (read from the host, at its checkpoint). */
+function checkApp(pid: number): void {
+  const problems = privilegeProblems(Deno.readTextFileSync(`/proc/${pid}/status`));
+  if (problems.length > 0) throw new BblError(`refusing to start the app with privileges left: ${problems.join(", ")}`);
+}
+
 /**
  * Starts the first layer with no runner (plan.root.native): one process runs its compiled program
  * (native_layer.ts), and each compiled layer below, down to a runner or the app, runs in a clone of
@@ -41,16 +60,22 @@ export function spawnNativeLayer(plan: Plan, stdio: number, beforeRelease: (pid:
   const planFd = below.runner ? planMemfd({ ...plan, root: below, reporting: false }) : -1;
   const fds = [highFd(initFd), ...(planFd >= 0 ? [highFd(planFd)] : [])];
   [initFd, planFd].forEach((fd) => fd >= 0 && libc.close(fd));
+  const nativeFds = { init: fds[0], runnerPlan: fds[1] ?? -1 };
+  const entry = entrySteps(layer, stdio, -1, -1);
+  const program = (checkpoint: SpawnOp[]) => [...entry, ...layerProgram(layer, lookOnHost, nativeFds, checkpoint)];
   try {
-    const program = layerProgram(layer, lookOnHost, { init: fds[0], runnerPlan: fds[1] ?? -1 });
     return spawn({
       flags: cloneFlags(layer.unshare),
       path: "",
       argv: [],
       env: [],
       pdeathsig: SIG.SIGKILL, // the launcher's death takes the whole sandbox down
-      ops: [...entrySteps(layer, stdio, -1, -1), ...program],
       beforeRelease,
+      // When the app is compiled too, it is checked from here at its checkpoint, before it runs
+      // (the program is then made with the checkpoint in the app's branch).
+      ...(below.app
+        ? { ops: [], inspect: (pid: number) => checkApp(deepest(pid)), withCheckpoint: program }
+        : { ops: program([]) }),
     });
   } finally {
     fds.forEach((fd) => libc.close(fd));

@@ -13,7 +13,17 @@ import { check, libc } from "./libc.ts";
 import { SysError } from "./errno.ts";
 import { nr, O } from "./consts.ts";
 import { STUB_BYTES } from "./stub/bytes.ts";
-import { type Arg, isBufferAt, isReg, PAUSE_MS, type SpawnOp } from "./program.ts";
+import {
+  type Arg,
+  isBufferAt,
+  isReg,
+  PAUSE_MS,
+  reg,
+  REGISTERS,
+  skipIfZeroOp,
+  skipOp,
+  type SpawnOp,
+} from "./program.ts";
 
 export type { SpawnOp } from "./program.ts";
 
@@ -36,6 +46,11 @@ export interface SpawnRequest {
    * ops did, from /proc/PID/status). Throwing kills the child before it runs anything.
    */
   inspect?: (pid: number) => void;
+  /**
+   * With `inspect`, in a program whose process execs from a branch of its own (a compiled layer's
+   * app): the program with the checkpoint's steps placed where that exec is. Otherwise they end `ops`.
+   */
+  withCheckpoint?: (checkpoint: SpawnOp[]) => SpawnOp[];
 }
 
 /** The child could not exec: which step failed and with what errno. */
@@ -93,11 +108,19 @@ export function spawn(req: SpawnRequest): number {
       const [hr, hw] = pipe("creating the checkpoint pipe");
       open.add(rr).add(rw).add(hr).add(hw);
       [readyR, holdW] = [rr, hw];
-      ops = [
-        ...ops,
+      const released = reg(REGISTERS - 1);
+      const checkpoint: SpawnOp[] = [
+        // Only bbl holds the other ends: its giving up (or dying) reads as EOF here.
+        { what: "reaching the checkpoint", nr: nr("close"), args: [hw] },
+        { what: "reaching the checkpoint", nr: nr("close"), args: [rr] },
         { what: "reaching the checkpoint", nr: nr("write"), args: [rw, new Uint8Array([1]), 1] },
-        { what: "waiting at the checkpoint", nr: nr("read"), args: [hr, new Uint8Array(1), 1] },
+        { what: "waiting at the checkpoint", nr: nr("read"), args: [hr, new Uint8Array(1), 1], result: released },
+        // EOF instead of the byte: nobody said go (the check failed, or bbl is gone): never run
+        skipIfZeroOp("refused at the checkpoint", released, 1),
+        skipOp("released at the checkpoint", 1),
+        { what: "refused at the checkpoint", nr: nr("exit_group"), args: [1] },
       ];
+      ops = req.withCheckpoint ? req.withCheckpoint(checkpoint) : [...ops, ...checkpoint];
     }
     arena = new Arena(arenaSize(req, ops));
     writeArgs(arena, { ...req, ops }, { syncR, syncW, errW });

@@ -5,6 +5,7 @@ import { libc } from "../../src/sys/libc.ts";
 import { exitCodeOf } from "../../src/sys/process.ts";
 import { CLONE, nr, PR } from "../../src/sys/consts.ts";
 import { idMapOps } from "../../src/layer/idmap.ts";
+import { reg, skipIfZeroOp } from "../../src/sys/program.ts";
 
 function wait(pid: number): number {
   const st = new Int32Array(1);
@@ -99,3 +100,55 @@ Deno.test("spawn: inspect runs before execve; throwing there kills the child une
   const ok = spawn({ flags: 0, path: "/bin/true", argv: ["true"], env: [], pdeathsig: 0, ops: [], inspect: () => {} });
   assert.equal(wait(ok), 0);
 });
+
+Deno.test("spawn: a checkpoint placed in a clone's branch holds that process for inspect; refused, it never runs", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const child = reg(5);
+    const start = (marker: string, inspect: (pid: number) => void) =>
+      spawn({
+        flags: 0,
+        path: "/bin/sh",
+        argv: ["sh", "-c", `touch ${marker}`],
+        env: [],
+        pdeathsig: 0,
+        ops: [],
+        inspect,
+        // the parent waits for its child and exits; the child reaches the checkpoint, then execs sh
+        withCheckpoint: (checkpoint) => [
+          { what: "cloning", nr: nr("clone"), args: [17, 0, 0, 0, 0], result: child },
+          skipIfZeroOp("the child's branch", child, 2),
+          { what: "waiting", nr: nr("wait4"), args: [child, 0, 0, 0] },
+          { what: "exiting", nr: nr("exit_group"), args: [0] },
+          ...checkpoint,
+        ],
+      });
+    let held = -1;
+    const only = (pid: number) => Number(Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim());
+    assert.throws(() =>
+      start(`${dir}/refused`, (pid) => {
+        held = only(pid);
+        assert.equal(Deno.readLinkSync(`/proc/${held}/exe`), Deno.readLinkSync("/proc/self/exe"), "not sh yet");
+        throw new Error("refused");
+      }), /refused/);
+    assert.ok(held > 0);
+    assert.throws(() => Deno.statSync(`${dir}/refused`), "sh never ran");
+    const ok = start(`${dir}/ran`, (pid) => void only(pid));
+    assert.equal(wait(ok), 0);
+    for (let i = 0; i < 100 && !exists(`${dir}/ran`); i++) {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+    assert.ok(exists(`${dir}/ran`));
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+function exists(p: string): boolean {
+  try {
+    Deno.statSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
