@@ -125,6 +125,14 @@ export async function launch(
         throw new BblError(`starting the layer runner ${plan.root.runner!.path}: ${e.code}`);
       }
       if (e instanceof SpawnError && e.op?.app) return appFailed(plan, e);
+      const ready = e instanceof SpawnError ? e.op?.readiness : undefined;
+      if (ready && e instanceof SpawnError) {
+        throw new BblError(
+          e.code === "ECHILD"
+            ? `helper ${ready.helper} exited before it was ready`
+            : `helper ${ready.helper} was not ready after ${ready.timeout} s (${e.code})`,
+        );
+      }
       if (e instanceof SpawnError && PATH_MEANING[e.code]) {
         throw new BblError(`${e.what}: ${PATH_MEANING[e.code]} (${e.code})`);
       }

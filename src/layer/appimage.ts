@@ -37,9 +37,12 @@ export function runScript(a: Pick<AppImagePlan, "name" | "argv0">): string {
   ].join("\n");
 }
 
-/** The image opened read-only, checked to hold the filesystem the launcher found (the same file). */
-function openImage(a: AppImagePlan): number {
-  const fd = check(libc.open(cstr(a.image), O.RDONLY | O.CLOEXEC, 0), `opening the AppImage ${a.image}`, "open");
+/**
+ * The image opened read-only, checked to hold the filesystem the launcher found (the same file); at
+ * `path` when the opener sees it elsewhere than the layer does (the launcher, for a compiled layer).
+ */
+export function openImage(a: AppImagePlan, path: string = a.image): number {
+  const fd = check(libc.open(cstr(path), O.RDONLY | O.CLOEXEC, 0), `opening the AppImage ${path}`, "open");
   const f = Deno.openSync(`/proc/self/fd/${fd}`);
   try {
     const magic = new Uint8Array(MAGIC[a.format].length);
@@ -47,7 +50,7 @@ function openImage(a: AppImagePlan): number {
     const n = f.readSync(magic) ?? 0;
     if (new TextDecoder().decode(magic.subarray(0, n)) !== MAGIC[a.format]) {
       libc.close(fd);
-      throw new BblError(`${a.image}: changed since it was checked (no ${a.format} at offset ${a.offset})`);
+      throw new BblError(`${path}: changed since it was checked (no ${a.format} at offset ${a.offset})`);
     }
   } finally {
     f.close();

@@ -12,9 +12,22 @@
  * the kind of what they mask. A source that changes in between makes its step fail (an absent one
  * that appears is left out, as it would be had it appeared a moment after the sandbox started).
  */
-import type { FsOp, LayerPlan } from "../plan/types.ts";
+import type { FsOp, Helper, LayerPlan } from "../plan/types.ts";
 import { allLayers, containsApp } from "../plan/tree.ts";
-import { decimalOp, type Reg, reg, skipIfZeroOp, skipOp, type SpawnOp, storeOp } from "../sys/program.ts";
+import {
+  decimalOp,
+  PAUSE_MS,
+  type Reg,
+  reg,
+  skipIfZeroOp,
+  skipOp,
+  type SpawnOp,
+  storeOp,
+  type StringList,
+} from "../sys/program.ts";
+import { closeFdsOp, noNewPrivsOp } from "../sys/privileges.ts";
+import { seccompOp } from "../seccomp/apply.ts";
+import { runScript } from "./appimage.ts";
 import {
   AT_EMPTY_PATH,
   AT_FDCWD,
@@ -44,19 +57,25 @@ export type Look = (path: string) => { kind: "dir" | "file" | "symlink"; target?
 /** Why `layer` cannot be set up by a compiled program, or null: what this compiler does not do yet. */
 function setupProblem(layer: LayerPlan): string | null {
   if (!layer.rootMount || !layer.sbxdir || layer.hostView === undefined) return "no new root";
-  if (layer.helpers.length > 0 || layer.sublayers.some((s) => !s.runner && !s.native && !s.app)) return "helpers";
-  if (layer.appimages?.length || layer.sbxBin) return "AppImages or programs in /sbxdir/bin";
+  const fuse = (layer.appimages ?? []).filter((a) => !a.extracted);
+  if (fuse.length > FUSE_REGS.length) return `more than ${FUSE_REGS.length} AppImages`;
+  if (fuse.length > 0 && layer.uidMap?.length !== 1) return "AppImages without a user namespace of this layer's";
   if (!layer.unshare.includes("pid")) return "not an init";
   const hv = layer.hostView;
   const outside = layer.fs.filter((f) => "src" in f && !(f.src === hv || f.src.startsWith(`${hv}/`)));
   if (hv !== "" && outside.length > 0) return `sources outside the host view: ${outside.map((f) => f.dest)}`;
   // The init waits for the one process below it, so that must be the app's, or the init of a nested
   // pid namespace that holds it (an app pid reported up a pipe would need a parser in the interpreter).
-  const [sub] = layer.sublayers;
-  if (layer.sublayers.length !== 1 || !(sub.app || (sub.unshare.includes("pid") && containsApp(sub)))) {
+  const main = layer.sublayers.filter((s) => !isHelperLayer(s));
+  if (main.length !== 1 || !(main[0].app || (main[0].unshare.includes("pid") && containsApp(main[0])))) {
     return "sublayer";
   }
   return null;
+}
+
+/** A layer whose processes are its helpers, which its parent starts into its namespaces. */
+function isHelperLayer(l: LayerPlan): boolean {
+  return !l.app && !l.runner && !l.native;
 }
 
 /**
@@ -64,7 +83,8 @@ function setupProblem(layer: LayerPlan): string | null {
  * compiler can set it up, then its sublayer on the same terms (the launcher compiles them all).
  */
 export function planNative(root: LayerPlan): void {
-  for (let l: LayerPlan | undefined = root; l && !l.app && setupProblem(l) === null; l = l.sublayers[0]) {
+  const below = (l: LayerPlan) => l.sublayers.find((s) => !isHelperLayer(s));
+  for (let l: LayerPlan | undefined = root; l && !l.app && setupProblem(l) === null; l = below(l)) {
     delete l.runner;
     l.native = true;
   }
@@ -87,7 +107,11 @@ const CREATE = O.CREAT | O.EXCL | O.WRONLY | O.NOFOLLOW | O.CLOEXEC;
  * a multi-step kind works in (its /dev, /proc or /sbxdir) and one below it, then a rotating set.
  */
 const ROOT = reg(1), NEWROOT = reg(2), CHILD = reg(3), MASKFILE = reg(4), HOLD = reg(5), HOLD2 = reg(6);
-const FIRST_SCRATCH = 8;
+/** The helper being waited for. */
+const HELPER = reg(7);
+const FIRST_SCRATCH = 8, LAST_SCRATCH = 23;
+/** The FUSE connections of the AppImages a layer mounts, until their daemons have them. */
+const FUSE_REGS = [24, 25, 26, 27, 28, 29, 30, 31].map(reg);
 
 /** Overlay options are comma- and colon-separated; such characters in paths would change their meaning. */
 function overlayPath(p: string): string {
@@ -104,14 +128,14 @@ class Compiler {
   private readonly L: string;
   private readonly scratchDir: string;
 
-  constructor(private layer: LayerPlan, private look: Look) {
+  constructor(private layer: LayerPlan, private look: Look, private fds: NativeFds) {
     this.L = layer.name;
     this.scratchDir = `${layer.rootMount}.scratch`;
   }
 
   private scratch(): Reg {
     const r = reg(this.next);
-    this.next = this.next === 31 ? FIRST_SCRATCH : this.next + 1;
+    this.next = this.next === LAST_SCRATCH ? FIRST_SCRATCH : this.next + 1;
     return r;
   }
 
@@ -512,12 +536,81 @@ class Compiler {
     this.readonlyLater.push(op.dest);
   }
 
-  /** /sbxdir: apps/, plans/ (the plans of the layers below) and temp/ (a writable tmpfs), read-only. */
+  /**
+   * The AppImages in /sbxdir/apps: run_NAME (their AppRun with the AppImage conventions), NAME.AppImage
+   * (the image, read-only) and NAME: the unpacked tree bound read-only, or FUSE: this layer (root in
+   * its user namespace) opens /dev/fuse and mounts the filesystem itself (`fd=N`); the daemon, started
+   * later as an untrusted helper with neither capabilities nor a path to the image, serves that
+   * connection. The kernel wants /dev/fuse opened in the mounting user namespace, which is why this
+   * layer, not the launcher, opens it. The image the daemon reads is the launcher's descriptor, opened
+   * and checked there.
+   */
+  private appImages(sbx: Reg): void {
+    const L = this.L;
+    const images = this.layer.appimages ?? [];
+    if (images.length === 0) return;
+    const apps = this.beneath(`${L}: creating /sbxdir/apps`, sbx, "apps", O.PATH | O.DIRECTORY, HOLD2);
+    for (const img of images) {
+      const what = `${L}: writing /sbxdir/apps/run_${img.name}`;
+      const f = this.scratch();
+      this.step({ what, nr: nr("openat"), args: [apps, bytes(`run_${img.name}`), CREATE, 0o755], result: f });
+      this.writeFile(what, f, runScript(img), 0o755);
+      const fd = this.fds.images[img.name];
+      if (img.extracted) {
+        this.bind(img.image, `/sbxdir/apps/${img.name}.AppImage`, true, false);
+        this.bind(img.extracted, `/sbxdir/apps/${img.name}`, true, true);
+        continue;
+      }
+      if (fd === undefined) throw new Error(`${L}: no descriptor for the AppImage ${img.name}`);
+      // A bind is made in this mount namespace, so from the path: the launcher's descriptor is the
+      // daemon's, which serves what is mounted.
+      this.bind(img.image, `/sbxdir/apps/${img.name}.AppImage`, true, false);
+      const at = this.mountPoint(`/sbxdir/apps/${img.name}`, false);
+      const fuse = FUSE_REGS[this.fuse.length];
+      this.fuse.push(img.name);
+      this.step({
+        what: `${L}: opening ${img.fuseDevice} for the AppImage ${img.name} (FUSE)`,
+        nr: nr("openat"),
+        args: [AT_FDCWD, bytes(img.fuseDevice!), O.RDWR | O.CLOEXEC],
+        result: fuse,
+      });
+      const uid = this.layer.uidMap![0].inside, gid = this.layer.gidMap![0].inside;
+      const prefix = `rootmode=40000,user_id=${uid},group_id=${gid},fd=`;
+      const data = bytes(prefix + "\0".repeat(24));
+      this.step(decimalOp(`${L}: mounting the AppImage ${img.name}`, fuse, data, prefix.length));
+      const target = this.procPath(at);
+      const type = `fuse.${img.format === "squashfs" ? "squashfuse" : "dwarfs"}`;
+      this.step({
+        what: `${L}: mounting the AppImage ${img.name}`,
+        nr: nr("mount"),
+        args: [bytes(img.name), target, bytes(type), MS.NOSUID | MS.NODEV | MS.RDONLY, data],
+      });
+    }
+  }
+
+  /** The AppImages mounted with FUSE, in the order of FUSE_REGS. */
+  readonly fuse: string[] = [];
+
+  /**
+   * /sbxdir: apps/, bin/ (programs bbl puts first in the app's PATH), plans/ (the plans of the layers
+   * below) and temp/ (a writable tmpfs), read-only.
+   */
   private sbxdir(sizes: { size: string; tempSize: string }): void {
     const L = this.L;
     this.tmpfs(`${L}: mounting /sbxdir`, this.mountPoint("/sbxdir", false), 0o755, sizes.size);
     const sbx = this.existing(ROOT, "/sbxdir", HOLD);
     this.mkdir(`${L}: creating /sbxdir/apps`, sbx, "apps");
+    this.appImages(sbx);
+    if (this.layer.sbxBin) {
+      this.mkdir(`${L}: creating /sbxdir/bin`, sbx, "bin");
+      const bin = this.beneath(`${L}: creating /sbxdir/bin`, sbx, "bin", O.PATH | O.DIRECTORY, HOLD2);
+      for (const [name, text] of Object.entries(this.layer.sbxBin)) {
+        const what = `${L}: writing /sbxdir/bin/${name}`;
+        const f = this.scratch();
+        this.step({ what, nr: nr("openat"), args: [bin, bytes(name), CREATE, 0o755], result: f });
+        this.writeFile(what, f, text, 0o755);
+      }
+    }
     this.mkdir(`${L}: creating /sbxdir/plans`, sbx, "plans");
     const plans = this.beneath(`${L}: creating /sbxdir/plans`, sbx, "plans", O.PATH | O.DIRECTORY, HOLD2);
     for (const l of this.layer.sublayers.flatMap(allLayers)) {
@@ -531,6 +624,83 @@ class Compiler {
     const temp = this.beneath(`${L}: creating /sbxdir/temp`, sbx, "temp", O.PATH | O.DIRECTORY);
     this.tmpfs(`${L}: mounting /sbxdir/temp`, temp, 0o1777, sizes.tempSize);
     this.readonlyLater.push("/sbxdir");
+  }
+
+  /**
+   * Starts helper `h` of layer `hl` (`direct`: into that layer's namespaces, ids and privilege drops,
+   * as its parent) and waits until it is ready: a path that exists, or a socket that accepts, tried
+   * every PAUSE_MS until its timeout while it lives. An AppImage's daemon gets its FUSE connection on
+   * fd 3 and the image on fd 4; this layer then holds neither, so a daemon that dies fails the mount.
+   */
+  helper(h: Helper, hl: LayerPlan, direct: boolean): void {
+    const L = this.L, cmd = h.run[0];
+    const pass: (Reg | number)[] = [];
+    const fuseAt = h.appimage ? this.fuse.indexOf(h.appimage) : -1;
+    if (h.appimage) {
+      if (fuseAt < 0) throw new Error(`${L}: the AppImage ${h.appimage} is not mounted here`);
+      pass.push(FUSE_REGS[fuseAt], this.fds.images[h.appimage]);
+    }
+    const policy = hl.helperSeccomp;
+    const env = { strings: Object.entries(hl.env).map(([k, v]) => `${k}=${v}`) };
+    const child: SpawnOp[] = [
+      ...(direct ? entrySteps(hl, -1, -1, -1).filter((op) => op.nr !== nr("close_range")) : []),
+      ...pass.map((fd, i) => ({
+        what: `starting helper ${cmd}: passing it a descriptor`,
+        nr: nr("dup3"),
+        args: [fd, 3 + i, 0],
+      })),
+      closeFdsOp(3 + pass.length),
+      ...(direct ? layerPrivilegeOps(hl) : []),
+      ...(policy ? [noNewPrivsOp(), seccompOp(policy)] : []), // last: it may forbid what the steps above use
+      { what: `starting helper ${cmd}: its signal mask`, nr: nr("rt_sigprocmask"), args: [2, signalMask([]), 0, 8] },
+      ...execSteps(`helper ${cmd}`, h.run, hl.env.PATH ?? "", null, env),
+    ];
+    const timeout = h.timeout ?? 10;
+    const waiting = { helper: cmd, timeout };
+    const parent: SpawnOp[] = [];
+    if (fuseAt >= 0) {
+      parent.push({
+        what: `${L}: handing over the FUSE connection of ${h.appimage}`,
+        nr: nr("close"),
+        args: [FUSE_REGS[fuseAt]],
+      });
+    }
+    const tries = { tries: Math.ceil((timeout * 1000) / PAUSE_MS), whileAlive: HELPER };
+    if (h.wait && "path" in h.wait) {
+      parent.push({
+        what: `${L}: waiting for helper ${cmd}`,
+        nr: nr("newfstatat"),
+        args: [AT_FDCWD, bytes(h.wait.path), new Uint8Array(256), 0x100 /* AT_SYMLINK_NOFOLLOW */],
+        onFail: tries,
+        readiness: waiting,
+      });
+    } else if (h.wait) {
+      const addr = new Uint8Array(110); // struct sockaddr_un
+      new DataView(addr.buffer).setUint16(0, 1, /* AF_UNIX */ true);
+      const path = new TextEncoder().encode(h.wait.socket);
+      if (path.length >= 108) throw new BblError(`${L}: helper ${cmd}: socket path too long: ${h.wait.socket}`);
+      addr.set(path, 2);
+      const sock = this.scratch();
+      parent.push(
+        { what: `${L}: waiting for helper ${cmd}`, nr: nr("socket"), args: [1, 1 | O.CLOEXEC, 0], result: sock },
+        {
+          what: `${L}: waiting for helper ${cmd}`,
+          nr: nr("connect"),
+          args: [sock, addr, addr.length],
+          onFail: tries,
+          readiness: waiting,
+        },
+        { what: `${L}: waiting for helper ${cmd}`, nr: nr("close"), args: [sock] },
+      );
+    }
+    this.step({
+      what: `${L}: starting helper ${cmd}`,
+      nr: nr("clone"),
+      args: [(direct ? cloneFlags(hl.unshare) : 0) | 17, 0, 0, 0, 0],
+      result: HELPER,
+    });
+    this.step(skipIfZeroOp(`${L}: helper ${cmd}'s branch`, HELPER, parent.length + 1));
+    this.ops.push(...parent, skipOp(`${L}: helper ${cmd} is ready`, child.length), ...child);
   }
 
   /** The layer's own setup, up to and including the read-only remounts after its pivot. */
@@ -622,10 +792,36 @@ export interface NativeFds {
   init: number;
   /** A memfd with the runner's plan (for the first runner below the compiled layers), or -1. */
   runnerPlan: number;
+  /** The AppImages mounted with FUSE, opened read-only and checked by the launcher, by name. */
+  images: Record<string, number>;
 }
 
 const signalMask = (sigs: number[]) =>
   new Uint8Array(new BigUint64Array([sigs.reduce((m, s) => m | (1n << BigInt(s - 1)), 0n)]).buffer);
+
+/**
+ * execve of `argv` (a helper's, or with `helper` null the app's): `path` when bbl found it, a path
+ * with a slash as given, else each directory of `PATH` in turn, as a shell does (a directory that
+ * does not have it, or not executable, is passed over).
+ */
+function execSteps(
+  helper: string | null,
+  argv: string[],
+  PATH: string,
+  path: string | null,
+  env: StringList,
+): SpawnOp[] {
+  const cmd = argv[0];
+  const direct = path ?? (cmd.includes("/") ? cmd : null);
+  const tries = direct !== null ? [direct] : PATH.split(":").map((d) => `${d || "."}/${cmd}`);
+  return tries.map((p, i) => ({
+    what: helper ? `starting ${helper}: executing ${p}` : `executing ${p}`,
+    nr: nr("execve"),
+    args: [bytes(p), { strings: argv }, env],
+    ...(helper ? {} : { app: direct !== null ? "path" as const : "search" as const }),
+    ...(i < tries.length - 1 ? { onFail: { errno: [ENOENT, EACCES, ENOTDIR], skip: 0 } } : {}),
+  }));
+}
 
 /**
  * The app's process: its steps, the working directory, the terminal, `checkpoint` (where bbl checks
@@ -651,18 +847,8 @@ function appProgram(layer: LayerPlan, checkpoint: SpawnOp[]): SpawnOp[] {
       { what: `${what}: giving it the terminal`, nr: nr("ioctl"), args: [0, TIOCSPGRP, pgid] },
     );
   }
-  const argv = { strings: app.argv }, env = { strings: Object.entries(app.env).map(([k, v]) => `${k}=${v}`) };
-  const cmd = app.argv[0];
-  const direct = app.path ?? (cmd.includes("/") ? cmd : null);
-  const tries = direct !== null ? [direct] : (app.env.PATH ?? "").split(":").map((d) => `${d || "."}/${cmd}`);
-  const execs: SpawnOp[] = tries.map((p, i) => ({
-    what: `executing ${p}`,
-    nr: nr("execve"),
-    args: [bytes(p), argv, env],
-    app: direct !== null ? "path" : "search",
-    // not in this directory of PATH (or not executable there): the next one, as a shell does
-    ...(i < tries.length - 1 ? { onFail: { errno: [ENOENT, EACCES, ENOTDIR], skip: 0 } } : {}),
-  }));
+  const env = { strings: Object.entries(app.env).map(([k, v]) => `${k}=${v}`) };
+  const execs = execSteps(null, app.argv, app.env.PATH ?? "", app.path ?? null, env);
   return [
     ...appSteps(layer, middle),
     ...checkpoint,
@@ -677,9 +863,13 @@ function appProgram(layer: LayerPlan, checkpoint: SpawnOp[]): SpawnOp[] {
  * execs the init that waits for it. `checkpoint`: the steps the app takes last before its execve.
  */
 export function layerProgram(layer: LayerPlan, look: Look, fds: NativeFds, checkpoint: SpawnOp[] = []): SpawnOp[] {
-  const c = new Compiler(layer, lookThrough(layer.hostView!, look));
+  const c = new Compiler(layer, lookThrough(layer.hostView!, look), fds);
   c.setup();
-  const [sub] = layer.sublayers;
+  // Helpers before what runs below (the app needs them ready), each waited for: the layer's own,
+  // then those of its helper layers, entering those layers' namespaces.
+  for (const h of layer.helpers) c.helper(h, layer, false);
+  for (const hl of layer.sublayers.filter(isHelperLayer)) for (const h of hl.helpers) c.helper(h, hl, true);
+  const sub = layer.sublayers.find((s) => !isHelperLayer(s))!;
   const L = layer.name, S = sub.name;
   let child: SpawnOp[];
   if (sub.app) child = appProgram(sub, checkpoint);

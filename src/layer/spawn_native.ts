@@ -2,7 +2,8 @@
  * Starting the first layer without a runner: the launcher compiles its program (native_layer.ts),
  * looking at the host for what the plan left to run time, and the spawn stub's child runs it.
  */
-import type { Plan } from "../plan/types.ts";
+import type { LayerPlan, Plan } from "../plan/types.ts";
+import { openImage } from "./appimage.ts";
 import { spawn, type SpawnOp } from "../sys/spawn.ts";
 import { privilegeProblems } from "../sys/privileges.ts";
 import { BblError } from "../errors.ts";
@@ -28,15 +29,22 @@ const lookOnHost: Look = (path) => {
   return { kind: "symlink", target: Deno.readLinkSync(path), toDir };
 };
 
-/** The last of a chain of only children (the app, below the compiled layers). */
-function deepest(pid: number): number {
-  for (;;) {
+/**
+ * The process below `top` in the deepest pid namespace whose pid there is `inner`: the app at its
+ * checkpoint (its helpers live in that namespace too, with other pids).
+ */
+function heldProcess(top: number, inner: number): number {
+  let found: { pid: number; depth: number } | null = null;
+  const visit = (pid: number) => {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const ns = status.match(/^NSpid:\s*(.*)$/m)![1].trim().split(/\s+/).map(Number);
+    if (ns.at(-1) === inner && (found === null || ns.length > found.depth)) found = { pid, depth: ns.length };
     const kids = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim();
-    if (kids === "") return pid;
-    const list = kids.split(/\s+/);
-    if (list.length !== 1) throw new BblError(`the sandbox's process ${pid} has ${list.length} children, not one`);
-    pid = Number(list[0]);
-  }
+    for (const k of kids ? kids.split(/\s+/) : []) visit(Number(k));
+  };
+  visit(top);
+  if (found === null) throw new BblError(`the app's process (pid ${inner} inside) is not below ${top}`);
+  return (found as { pid: number }).pid;
 }
 
 /** Refuses an app that would start with any privilege (read from the host, at its checkpoint). */
@@ -54,13 +62,28 @@ function checkApp(pid: number): void {
  */
 export function spawnNativeLayer(plan: Plan, stdio: number, beforeRelease: (pid: number) => void): number {
   const layer = plan.root;
-  let below = layer.sublayers[0];
-  while (below.native) below = below.sublayers[0];
+  const next = (l: LayerPlan) => l.sublayers.find((s) => s.app || s.runner || s.native)!;
+  const compiled = [layer];
+  let below = next(layer);
+  while (below.native) {
+    compiled.push(below);
+    below = next(below);
+  }
   const initFd = memfdOf("bbl-init", initElf(Deno.build.arch), "loading the native init");
   const planFd = below.runner ? planMemfd({ ...plan, root: below, reporting: false }) : -1;
   const fds = [highFd(initFd), ...(planFd >= 0 ? [highFd(planFd)] : [])];
   [initFd, planFd].forEach((fd) => fd >= 0 && libc.close(fd));
-  const nativeFds = { init: fds[0], runnerPlan: fds[1] ?? -1 };
+  // The AppImages a compiled layer mounts with FUSE: opened and checked here, seen through its host view.
+  const images: Record<string, number> = {};
+  for (const l of compiled) {
+    for (const a of (l.appimages ?? []).filter((a) => !a.extracted)) {
+      const fd = openImage(a, l.hostView ? a.image.slice(l.hostView.length) : a.image);
+      images[a.name] = highFd(fd);
+      libc.close(fd);
+      fds.push(images[a.name]);
+    }
+  }
+  const nativeFds = { init: fds[0], runnerPlan: planFd >= 0 ? fds[1] : -1, images };
   const entry = entrySteps(layer, stdio, -1, -1);
   const program = (checkpoint: SpawnOp[]) => [...entry, ...layerProgram(layer, lookOnHost, nativeFds, checkpoint)];
   try {
@@ -74,7 +97,11 @@ export function spawnNativeLayer(plan: Plan, stdio: number, beforeRelease: (pid:
       // When the app is compiled too, it is checked from here at its checkpoint, before it runs
       // (the program is then made with the checkpoint in the app's branch).
       ...(below.app
-        ? { ops: [], inspect: (pid: number) => checkApp(deepest(pid)), withCheckpoint: program }
+        ? {
+          ops: [],
+          inspect: (pid: number, inner: number) => checkApp(heldProcess(pid, inner)),
+          withCheckpoint: program,
+        }
         : { ops: program([]) }),
     });
   } finally {

@@ -137,6 +137,7 @@ export const NR: Record<"x86_64" | "aarch64", Record<string, number>> = {
     getpid: 39,
     rt_sigprocmask: 14,
     execve: 59,
+    newfstatat: 262,
   },
   aarch64: {
     dup3: 24,
@@ -178,6 +179,7 @@ export const NR: Record<"x86_64" | "aarch64", Record<string, number>> = {
     getpid: 172,
     rt_sigprocmask: 135,
     execve: 221,
+    newfstatat: 79,
   },
 };
 

@@ -65,6 +65,8 @@ export interface SpawnOp {
    * the last of the tries along the sandbox's PATH.
    */
   app?: "path" | "search";
+  /** A readiness wait for a helper: its failure is said as "not ready after N s" or "exited". */
+  readiness?: { helper: string; timeout: number };
 }
 
 /** Pseudo-steps (never system call numbers). */

@@ -23,6 +23,7 @@ import {
   skipIfZeroOp,
   skipOp,
   type SpawnOp,
+  storeOp,
 } from "./program.ts";
 
 export type { SpawnOp } from "./program.ts";
@@ -43,9 +44,10 @@ export interface SpawnRequest {
   beforeRelease?: (pid: number) => void;
   /**
    * Runs after the child's ops and before its execve, while it is held on a pipe (to check what the
-   * ops did, from /proc/PID/status). Throwing kills the child before it runs anything.
+   * ops did, from /proc/PID/status). Throwing kills the child before it runs anything. `pid`: the
+   * child; `innerPid`: the held process's pid in its own pid namespace (a compiled program's app).
    */
-  inspect?: (pid: number) => void;
+  inspect?: (pid: number, innerPid: number) => void;
   /**
    * With `inspect`, in a program whose process execs from a branch of its own (a compiled layer's
    * app): the program with the checkpoint's steps placed where that exec is. Otherwise they end `ops`.
@@ -82,8 +84,11 @@ function pipe(what: string): [number, number] {
   return [fds[0], fds[1]];
 }
 
-function readByte(fd: number): boolean {
-  return Number(libc.read(fd, new Uint8Array(1), 1n)) === 1;
+/** The pid a checkpoint reports (as its own pid namespace numbers it), or null at EOF. */
+function readPid(fd: number): number | null {
+  const buf = new Uint8Array(8);
+  if (Number(libc.read(fd, buf, 8n)) !== 8) return null;
+  return Number(new DataView(buf.buffer).getBigUint64(0, true));
 }
 
 function reap(pid: number): void {
@@ -108,12 +113,15 @@ export function spawn(req: SpawnRequest): number {
       const [hr, hw] = pipe("creating the checkpoint pipe");
       open.add(rr).add(rw).add(hr).add(hw);
       [readyR, holdW] = [rr, hw];
-      const released = reg(REGISTERS - 1);
+      const self = reg(REGISTERS - 2), released = reg(REGISTERS - 1), pid = new Uint8Array(8);
       const checkpoint: SpawnOp[] = [
         // Only bbl holds the other ends: its giving up (or dying) reads as EOF here.
         { what: "reaching the checkpoint", nr: nr("close"), args: [hw] },
         { what: "reaching the checkpoint", nr: nr("close"), args: [rr] },
-        { what: "reaching the checkpoint", nr: nr("write"), args: [rw, new Uint8Array([1]), 1] },
+        // its pid as its own pid namespace knows it: bbl finds it by that (NSpid) among several
+        { what: "reaching the checkpoint", nr: nr("getpid"), args: [], result: self },
+        storeOp("reaching the checkpoint", self, pid),
+        { what: "reaching the checkpoint", nr: nr("write"), args: [rw, pid, 8] },
         { what: "waiting at the checkpoint", nr: nr("read"), args: [hr, new Uint8Array(1), 1], result: released },
         // EOF instead of the byte: nobody said go (the check failed, or bbl is gone): never run
         skipIfZeroOp("refused at the checkpoint", released, 1),
@@ -142,9 +150,10 @@ export function spawn(req: SpawnRequest): number {
 
     if (req.inspect) {
       for (const fd of open) if (fd !== readyR && fd !== holdW && fd !== errR) close(fd);
-      if (readByte(readyR)) {
+      const inner = readPid(readyR);
+      if (inner !== null) {
         try {
-          req.inspect(pid);
+          req.inspect(pid, inner);
         } catch (e) {
           libc.kill(pid, 9);
           reap(pid);

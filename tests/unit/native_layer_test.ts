@@ -47,7 +47,7 @@ function plan() {
 }
 
 function program(): SpawnOp[] {
-  return layerProgram(plan().root, look, { init: 11, runnerPlan: -1 });
+  return layerProgram(plan().root, look, { init: 11, runnerPlan: -1, images: {} });
 }
 
 /**
@@ -223,10 +223,62 @@ Deno.test("native layers: a failing step names the layer, what it did and the er
 
 Deno.test("native layers: only the shapes it compiles; others keep their runner", () => {
   const root = plan().root;
-  assert.equal(nativeProblem({ ...root, helpers: [{ run: ["sleep", "1"] }] }), "helpers");
   const noPid = {
     ...root,
     sublayers: root.sublayers.map((s) => ({ ...s, unshare: s.unshare.filter((n) => n !== "pid") })),
   };
   assert.equal(nativeProblem(noPid), "sublayer");
+  const layer3 = root.sublayers[0];
+  const image = {
+    name: "A",
+    image: "/zrootfs/a",
+    argv0: "a",
+    offset: 1,
+    format: "squashfs" as const,
+    fuseDevice: "/dev/fuse",
+  };
+  const many = { ...layer3, appimages: Array.from({ length: 9 }, (_, i) => ({ ...image, name: `A${i}` })) };
+  assert.equal(nativeProblem(many), "more than 8 AppImages");
+});
+
+Deno.test("native layers: an AppImage: layer3 mounts its FUSE filesystem, its daemon gets the connection and the image, and is waited for", () => {
+  const appImage = {
+    name: "Tool",
+    path: "/home/alice/T.AppImage",
+    argv0: "T",
+    offset: 1000,
+    format: "squashfs" as const,
+  };
+  const p = buildPlan(opts({ appimages: [appImage] }), host, DEFAULT_TEMPLATE);
+  assert.ok(p.root.native && p.root.sublayers.find((s) => s.name === "layer3")?.native);
+  const ops = layerProgram(p.root, look, { init: 11, runnerPlan: -1, images: { Tool: 12 } });
+  // layer3's branch; the helper's clone returns its pid (the parent goes on), the app's too
+  const { calls } = trace(ops, [0n, 777n, 888n], (c) => c.startsWith("newfstatat(") && !c.includes("Tool") ? 2 : null);
+  const fuse = calls.findIndex((c) => c.startsWith('openat(-100, "/dev/fuse", '));
+  const fuseFd = calls[fuse].split(" = ")[1];
+  const mount = calls.find((c) => c.includes('"fuse.squashfuse"'))!;
+  assert.match(
+    mount,
+    new RegExp(
+      `^mount\\("Tool", "/proc/self/fd/\\d+", "fuse.squashfuse", 7, "rootmode=40000,user_id=0,group_id=0,fd=${fuseFd}"\\)$`,
+    ),
+  );
+  const helper = calls.findIndex((c, i) => i > fuse && c.startsWith("clone("));
+  // the parent hands the connection over (closes its own), then waits for the mount to answer
+  assert.equal(calls[helper + 1], `close(${fuseFd})`);
+  assert.match(calls[helper + 2], /^newfstatat\(-100, "\/sbxdir\/apps\/Tool", u64\[[0,]*\], 256\)$/);
+  const waitStep = ops.find((o) => o.readiness)!;
+  assert.deepEqual(waitStep.onFail, { tries: 1500, whileAlive: { reg: 7 } }); // 30 s, every 20 ms, while it lives
+  // the daemon's own branch: its descriptors at 3 and 4, then its user namespace's steps, the filter
+  const d = trace(ops, [0n, 0n], () => null).calls;
+  const dFuse = d.find((c) => c.startsWith('openat(-100, "/dev/fuse", '))!.split(" = ")[1];
+  const at = d.findIndex((c) => c.startsWith("clone(")) + 1;
+  const daemon = d.slice(d.findIndex((c, i) => i > at && c.startsWith("clone(")) + 1);
+  assert.ok(daemon.includes(`dup3(${dFuse}, 3, 0)`), "the FUSE connection this layer mounted");
+  assert.ok(daemon.includes("dup3(12, 4, 0)"), "the image the launcher opened and checked");
+  assert.ok(daemon.findIndex((c) => c.startsWith("seccomp(")) > daemon.findIndex((c) => c.startsWith("capset(")));
+  assert.match(
+    daemon.at(-1)!,
+    /^execve\("[^"]*squashfuse", \[squashfuse,-f,-o,offset=1000,\/proc\/self\/fd\/4,\/dev\/fd\/3\]/,
+  );
 });

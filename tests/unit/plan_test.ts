@@ -39,20 +39,18 @@ Deno.test("default tree: host paths resolved for the process that uses them", ()
   assert.equal(L.layer3.runner, undefined);
   assert.equal(L.layer3.native, true);
   assert.equal(L.layer3.hostView, "/zrootfs");
-  // With an AppImage (its FUSE daemon is a helper, which the compiler does not start yet), layer3
-  // has a runner, exec'd from layer2's view of the host.
-  const appImage = {
-    name: "Tool",
-    path: "/home/alice/T.AppImage",
-    argv0: "T",
-    offset: 1000,
-    format: "squashfs" as const,
-  };
-  const R = byName(buildPlan(opts({ appimages: [appImage] }), host, dflt()).root);
-  assert.ok(R.layer2.native);
-  assert.equal(R.layer3.runner!.path, "/zrootfs/opt/deno");
-  assert.ok(R.layer3.runner!.argv.includes("/zrootfs/opt/bbl/src/layer/main.ts"));
-  assert.ok(R.layer3.runner!.env.includes("DENO_DIR=/zrootfs/home/alice/.cache/deno"));
+  // A tree the compiler does not take (its middle layer is no init: its app's pid would have to be
+  // reported up) has runners, each exec'd from its parent's view of the host.
+  const three = parseTemplate(
+    Deno.readTextFileSync(new URL("../fixtures/three-level.yaml", import.meta.url)),
+    "t.yaml",
+  );
+  const R = byName(buildPlan(opts(), host, three).root);
+  assert.ok(!R.outer.native && !R.middle.native);
+  assert.equal(R.outer.runner!.path, "/opt/deno");
+  assert.equal(R.middle.runner!.path, "/host/opt/deno");
+  assert.ok(R.middle.runner!.argv.includes("/host/opt/bbl/src/layer/main.ts"));
+  assert.ok(R.middle.runner!.env.includes("DENO_DIR=/host/home/alice/.cache/deno"));
   assert.equal(L.layer3.rootMount, "/zrootfs/run/user/1000/bbl/ls-4242/layer3");
   const usr = L.layer3.fs.find((f) => f.dest === "/usr");
   assert.deepEqual(usr, { kind: "rosame", src: "/zrootfs/usr", dest: "/usr", optional: true });
