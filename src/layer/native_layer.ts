@@ -50,9 +50,11 @@ import { blockedFor, cloneFlags, entrySteps, layerPrivilegeOps } from "./spawn_l
 
 /**
  * What is at a host path, not following a final symlink (its target, and whether it leads to a
- * directory), or null.
+ * directory), null when nothing is, undefined for a path outside the host view (not looked at).
  */
-export type Look = (path: string) => { kind: "dir" | "file" | "symlink"; target?: string; toDir?: boolean } | null;
+export type Look = (
+  path: string,
+) => { kind: "dir" | "file" | "symlink"; target?: string; toDir?: boolean } | null | undefined;
 
 /** Why `layer` cannot be set up by a compiled program, or null: what this compiler does not do yet. */
 function setupProblem(layer: LayerPlan): string | null {
@@ -62,7 +64,11 @@ function setupProblem(layer: LayerPlan): string | null {
   if (fuse.length > 0 && layer.uidMap?.length !== 1) return "AppImages without a user namespace of this layer's";
   if (!layer.unshare.includes("pid")) return "not an init";
   const hv = layer.hostView;
-  const outside = layer.fs.filter((f) => "src" in f && !(f.src === hv || f.src.startsWith(`${hv}/`)));
+  // Outside the host view is what this sandbox made (a helper's socket in a parent's root): bound as
+  // found at run time; nothing else can be looked at beforehand.
+  const outside = layer.fs.filter((f) =>
+    "src" in f && f.kind !== "bind" && f.kind !== "robind" && !(f.src === hv || f.src.startsWith(`${hv}/`))
+  );
   if (hv !== "" && outside.length > 0) return `sources outside the host view: ${outside.map((f) => f.dest)}`;
   // The init waits for the one process below it, so that must be the app's, or the init of a nested
   // pid namespace that holds it (an app pid reported up a pipe would need a parser in the interpreter).
@@ -245,6 +251,27 @@ class Compiler {
     this.attach(what, tree, MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | (readonly ? MOUNT_ATTR.RDONLY : 0), at, true);
   }
 
+  /**
+   * A bind of a source made by this sandbox (not looked at beforehand): its descriptor tells whether
+   * it is a directory (fchdir succeeds; the working directory is set again at the pivot), and the
+   * mount point is made to match.
+   */
+  private bindFound(src: string, dest: string, readonly: boolean): void {
+    const what = `${this.L}: mounting ${src} at ${dest}`;
+    const s = this.scratch();
+    this.step({ what, nr: nr("openat"), args: [AT_FDCWD, bytes(src), O.PATH | O.CLOEXEC], result: s });
+    const attrs = MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | (readonly ? MOUNT_ATTR.RDONLY : 0);
+    const branch = (asFile: boolean) => {
+      const mark = this.ops.length;
+      const at = this.mountPoint(dest, asFile);
+      this.attach(what, this.tree(what, s, "", true), attrs, at, true);
+      return this.ops.splice(mark);
+    };
+    const dir = branch(false), file = branch(true);
+    this.step({ what, nr: nr("fchdir"), args: [s], onFail: { errno: ENOTDIR, skip: dir.length + 1 } });
+    this.ops.push(...dir, skipOp(`${what} (a directory)`, file.length), ...file);
+  }
+
   /** The empty mode-000 file masks are bound from (created once, in the layer's scratch directory). */
   private maskFile(): Reg {
     if (!this.madeMaskFile) {
@@ -287,6 +314,8 @@ class Compiler {
       case "same":
       case "rosame": {
         const found = this.look(op.src);
+        // only bind and robind (setupProblem refused the others)
+        if (found === undefined) return this.bindFound(op.src, op.dest, op.kind === "robind" || op.kind === "rosame");
         if (found === null) {
           if (op.optional) return;
           throw new BblError(`${L}: mounting ${op.src} at ${op.dest}: ENOENT (the source does not exist)`);
@@ -334,6 +363,7 @@ class Compiler {
         return this.dev(op);
       case "mask": {
         const found = this.look(op.src);
+        if (found === undefined) throw new Error(`${L}: a mask outside the host view`); // setupProblem refused it
         if (found === null) {
           if (op.optional) return;
           throw new BblError(`${L}: masking ${op.dest}: ENOENT (nothing there to mask)`);
@@ -784,7 +814,11 @@ class Compiler {
 
 /** Host paths as a layer whose host view is `hostView` names them, looked at on the launcher's host. */
 export function lookThrough(hostView: string, look: Look): Look {
-  return (p) => look(hostView === "" ? p : p === hostView ? "/" : p.slice(hostView.length));
+  return (p) => {
+    if (hostView === "") return look(p);
+    if (p !== hostView && !p.startsWith(`${hostView}/`)) return undefined;
+    return look(p === hostView ? "/" : p.slice(hostView.length));
+  };
 }
 
 /** The descriptors the launcher passes down: the init's image and the plan of the runner below, if any. */
