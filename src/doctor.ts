@@ -1,12 +1,17 @@
 /** `bbl doctor`: tries every requirement for real and prints what works, what does not, and the fix. */
-import { spawn } from "./sys/spawn.ts";
-import { CLONE, nr, O } from "./sys/consts.ts";
+import { spawn, type SpawnOp } from "./sys/spawn.ts";
+import { AT_FDCWD, CLONE, MS, nr, O } from "./sys/consts.ts";
 import { waitChild } from "./sys/process.ts";
-import { check, cstr, libc } from "./sys/libc.ts";
+import { cstr, libc } from "./sys/libc.ts";
+import { decimalOp, reg } from "./sys/program.ts";
 import { idMapOps } from "./layer/idmap.ts";
 import { resolveCommand } from "./layer/app.ts";
-import { runnerCommand, runnerFacts } from "./selfexec.ts";
-import { PROBES } from "./layer/probes.ts";
+
+/** The kinds of mounts bbl needs in a user namespace, tried for real. */
+const PROBES = [
+  { name: "overlay", title: "overlayfs in a user namespace", required: false },
+  { name: "fuse", title: "FUSE mounts in a user namespace", required: false },
+] as const;
 import { readProcSetting, usernsBlocker } from "./userns.ts";
 
 interface Check {
@@ -27,27 +32,68 @@ function which(cmd: string): string | null {
 const rootAsMe = () =>
   idMapOps([{ inside: 0, outside: libc.getuid(), count: 1 }], [{ inside: 0, outside: libc.getgid(), count: 1 }]);
 
-/** Runs a probe (src/layer/probe.ts) in new user+mount namespaces; resolves to its complaint or null. */
-async function probe(name: string): Promise<string | null> {
-  const cmd = runnerCommand(runnerFacts(Deno.env.toObject()), "", "probe", [name]);
-  const out = Deno.makeTempFileSync({ prefix: "bbl-doctor-" });
-  const fd = check(libc.open(cstr(out), O.WRONLY | O.CLOEXEC, 0), `opening ${out}`, "open");
+/**
+ * A probe's program: as root of a fresh user + mount namespace, a private tmpfs on `dir` (an empty
+ * directory of the host's; the tmpfs exists only in that namespace), then the mount `kind` tried on
+ * it for real. Each step says what it tried, so a failure reads "mounting an overlayfs: EPERM".
+ */
+function probeSteps(kind: string, dir: string): SpawnOp[] {
+  const path = (p: string) => cstr(`${dir}${p}`);
+  const mkdir = (p: string): SpawnOp => ({
+    what: `creating ${p}`,
+    nr: nr("mkdirat"),
+    args: [AT_FDCWD, path(p), 0o755],
+  });
+  const mount = (what: string, src: string, at: string, type: string, flags: number, data: Uint8Array): SpawnOp => ({
+    what,
+    nr: nr("mount"),
+    args: [cstr(src), path(at), cstr(type), flags, data],
+  });
+  const steps: SpawnOp[] = [
+    ...rootAsMe(),
+    { what: "making mounts private", nr: nr("mount"), args: [cstr(""), cstr("/"), cstr(""), MS.SLAVE | MS.REC, 0] },
+    mount("mounting a tmpfs", "tmpfs", "", "tmpfs", MS.NOSUID | MS.NODEV, cstr("mode=0700")),
+  ];
+  if (kind === "overlay") {
+    steps.push(...["/lower", "/upper", "/work", "/merged"].map(mkdir));
+    const data = cstr(`lowerdir=${dir}/lower,upperdir=${dir}/upper,workdir=${dir}/work,userxattr`);
+    steps.push(mount("mounting an overlayfs", "overlay", "/merged", "overlay", 0, data));
+  } else {
+    const fuse = reg(3), prefix = "rootmode=40000,user_id=0,group_id=0,fd=";
+    const data = cstr(prefix + "\0".repeat(24));
+    steps.push(
+      {
+        what: "opening /dev/fuse",
+        nr: nr("openat"),
+        args: [AT_FDCWD, cstr("/dev/fuse"), O.RDWR | O.CLOEXEC],
+        result: fuse,
+      },
+      mkdir("/mnt"),
+      decimalOp("mounting a FUSE filesystem", fuse, data, prefix.length),
+      mount("mounting a FUSE filesystem", "bbl-probe", "/mnt", "fuse", MS.NOSUID | MS.NODEV, data),
+    );
+  }
+  return [...steps, { what: "the probe worked", nr: nr("exit_group"), args: [0] }];
+}
+
+/** Runs a probe in new user+mount namespaces; resolves to its complaint or null. */
+async function probe(kind: string): Promise<string | null> {
+  const dir = Deno.makeTempDirSync({ prefix: "bbl-probe-" });
   try {
     const pid = spawn({
       flags: CLONE.NEWUSER | CLONE.NEWNS,
-      path: cmd.path,
-      argv: cmd.argv,
-      env: cmd.env,
+      path: "",
+      argv: [],
+      env: [],
       pdeathsig: 9,
-      ops: [...rootAsMe(), { what: "capturing the probe's output", nr: nr("dup3"), args: [fd, 1, 0] }],
+      ops: probeSteps(kind, dir),
     });
     const { code } = await waitChild(pid);
-    return code === 0 ? null : Deno.readTextFileSync(out).trim() || `the probe exited with ${code}`;
+    return code === 0 ? null : `the probe exited with ${code}`;
   } catch (e) {
     return (e as Error).message;
   } finally {
-    libc.close(fd);
-    Deno.removeSync(out);
+    Deno.removeSync(dir, { recursive: true });
   }
 }
 

@@ -2,7 +2,7 @@
 import type { HostFacts } from "./plan/host.ts";
 import { libc } from "./sys/libc.ts";
 import { instanceBase } from "./instance.ts";
-import { runnerFacts } from "./selfexec.ts";
+import { selfFacts } from "./selfexec.ts";
 import { DEFAULT_PATH } from "./plan/env.ts";
 import { isExecutableFile } from "./sys/files.ts";
 
@@ -43,7 +43,7 @@ export function gatherHost(tty: string | null = null): HostFacts {
     env,
     tty,
     instanceBase: instanceBase(env, uid),
-    runner: runnerFacts(env),
+    self: selfFacts(),
     etc: {
       resolvConf: realOrNull("/etc/resolv.conf"),
       machineId: realOrNull("/etc/machine-id"),

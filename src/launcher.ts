@@ -10,8 +10,7 @@ import { FORWARDED_SIGNALS, SIG } from "./sys/consts.ts";
 import { waitChild } from "./sys/process.ts";
 import { copyWindowSize, foregroundGroup, isStopped, type Pty, pump, rawMode, takeTerminal } from "./sys/pty.ts";
 import { Instance } from "./instance.ts";
-import { spawnLayer } from "./layer/spawn_layer.ts";
-import { spawnNativeLayer } from "./layer/spawn_native.ts";
+import { startSandbox } from "./layer/start.ts";
 import { allLayers } from "./plan/tree.ts";
 import { BblError, EXIT } from "./errors.ts";
 import { PATH_MEANING } from "./sys/errno.ts";
@@ -117,13 +116,8 @@ export async function launch(
     };
     try {
       // SIGKILL of the launcher takes the whole sandbox down
-      pid = plan.root.native
-        ? spawnNativeLayer(plan, pty?.slave ?? -1, started)
-        : spawnLayer(plan, -1, SIG.SIGKILL, pty?.slave ?? -1, started);
+      pid = startSandbox(plan, pty?.slave ?? -1, started);
     } catch (e) {
-      if (e instanceof SpawnError && e.isExec && plan.root.runner) {
-        throw new BblError(`starting the layer runner ${plan.root.runner!.path}: ${e.code}`);
-      }
       if (e instanceof SpawnError && e.op?.app) return appFailed(plan, e);
       const ready = e instanceof SpawnError ? e.op?.readiness : undefined;
       if (ready && e instanceof SpawnError) {

@@ -78,7 +78,7 @@ function loadInput(host: HostFacts, flags: Config, command: string[], configFile
     cwd: host.cwd,
     uid: host.uid,
     gid: host.gid,
-    bblDir: bblDir(host.runner),
+    bblDir: bblDir(host.self),
   };
 }
 
@@ -189,7 +189,7 @@ async function run(raw: RawRunOptions, args: string[], head: string[]): Promise<
     const again = head.filter((a) => a !== "--desktop-entry");
     const file = await writeDesktopEntry({
       image: opts.appimages[0],
-      bblArgv: [...selfArgv(host.runner), ...again],
+      bblArgv: [...selfArgv(host.self), ...again],
       home: host.home,
       env: host.env,
       cwd: host.cwd,

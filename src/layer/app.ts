@@ -1,18 +1,14 @@
 /**
- * Starting the app from the innermost layer: find the command inside the sandbox, then spawn it with
- * its own user namespace (when its ids differ from the layer's), every privilege dropped in the child,
- * the result checked from /proc before its execve, in a session of its own (with the sandbox's pty as
- * its controlling terminal when there is one).
+ * The app's process: the steps it takes before its execve (native_layer.ts places them in its
+ * branch of the compiled program), and how a command name is found on a PATH.
  */
-import type { AppPlan, LayerPlan } from "../plan/types.ts";
-import { spawn, SpawnError, type SpawnOp } from "../sys/spawn.ts";
-import { closeFdsOp, dropPrivilegesOps, lastCap, privilegeProblems } from "../sys/privileges.ts";
+import type { LayerPlan } from "../plan/types.ts";
+import type { SpawnOp } from "../sys/spawn.ts";
+import { closeFdsOp, dropPrivilegesOps, lastCap } from "../sys/privileges.ts";
 import { nr } from "../sys/consts.ts";
-import { check, cstr, libc } from "../sys/libc.ts";
-import { TIOCSPGRP } from "../sys/pty.ts";
 import { BblError, EXIT } from "../errors.ts";
 import { idMapOps } from "./idmap.ts";
-import { cloneFlags, timeNsOp } from "./spawn_layer.ts";
+import { timeNsOp } from "./entry.ts";
 import { seccompOp } from "../seccomp/apply.ts";
 import { limitOps } from "../sys/limits.ts";
 import { isExecutableFile } from "../sys/files.ts";
@@ -25,12 +21,6 @@ export function resolveCommand(cmd: string, path: string): string {
     if (isExecutableFile(p)) return p;
   }
   throw new BblError(`${cmd}: command not found in the sandbox (PATH=${path})`, EXIT.NOT_FOUND);
-}
-
-function enterWorkingDir(app: AppPlan): void {
-  for (const dir of [app.cwd, app.home, "/"]) {
-    if (libc.chdir(cstr(dir)) === 0) return;
-  }
 }
 
 /**
@@ -54,42 +44,4 @@ export function appSteps(layer: LayerPlan, middle: SpawnOp[] = []): SpawnOp[] {
     ...dropPrivilegesOps(lastCap()),
     ...(app.seccomp ? [seccompOp(app.seccomp)] : []),
   ];
-}
-
-/**
- * Spawns the app layer's process, the app itself; returns its pid once it has exec'd (or throws with
- * the exit code a shell would use).
- */
-export function startApp(layer: LayerPlan, beforeRelease?: () => void): number {
-  const app = layer.app!;
-  enterWorkingDir(app);
-  const path = app.path ?? resolveCommand(app.argv[0], app.env.PATH ?? "");
-  const ops = appSteps(layer);
-  try {
-    return spawn({
-      flags: cloneFlags(layer.unshare),
-      path,
-      argv: app.argv,
-      env: Object.entries(app.env).map(([k, v]) => `${k}=${v}`),
-      pdeathsig: 0, // its parent layer exits; the pid namespace's init outlives it
-      ops,
-      ...(beforeRelease ? { beforeRelease } : {}),
-      inspect: (pid) => {
-        const problems = privilegeProblems(Deno.readTextFileSync(`/proc/${pid}/status`));
-        if (problems.length > 0) {
-          throw new BblError(`refusing to start the app with privileges left: ${problems.join(", ")}`);
-        }
-        if (app.terminal) {
-          const group = new Int32Array([pid]);
-          check(libc.ioctl(0, BigInt(TIOCSPGRP), new Uint8Array(group.buffer)), "giving the app the terminal", "ioctl");
-        }
-      },
-    });
-  } catch (e) {
-    if (e instanceof SpawnError && e.isExec) {
-      const code = e.code === "ENOENT" ? EXIT.NOT_FOUND : EXIT.CANNOT_EXEC;
-      throw new BblError(`${app.argv[0]}: cannot execute in the sandbox: ${e.code}`, code);
-    }
-    throw e;
-  }
 }

@@ -1,25 +1,14 @@
 /**
- * AppImages in the app's root layer, before its pivot: /sbxdir/apps/NAME is the image's filesystem,
- * run_NAME runs its AppRun, NAME.AppImage is the image itself (all read-only).
- *
- * FUSE mode: this layer (root in its user namespace) opens /dev/fuse and the image, and mounts the
- * FUSE filesystem itself (`fd=N`); the daemon, started later as an untrusted helper with neither
- * capabilities nor a path to the image, just serves that connection (libfuse takes `/dev/fd/3` as
- * "already mounted"). The kernel wants /dev/fuse opened in the mounting user namespace, which is why
- * this layer, not the launcher, opens it.
+ * AppImages in the app's root layer (native_layer.ts mounts them): /sbxdir/apps/NAME is the image's
+ * filesystem, run_NAME runs its AppRun, NAME.AppImage is the image itself (all read-only). The
+ * launcher opens and checks the image the FUSE daemon reads (libfuse takes `/dev/fd/3`, the
+ * connection the layer mounted, as "already mounted").
  */
 import type { AppImagePlan } from "../plan/types.ts";
 import { check, cstr, libc } from "../sys/libc.ts";
-import { MS, O } from "../sys/consts.ts";
-import { mount } from "../sys/mount.ts";
+import { O } from "../sys/consts.ts";
 import { BblError } from "../errors.ts";
 import { MAGIC } from "../appimage/format.ts";
-
-/** What the FUSE daemon of one AppImage gets: its connection and the image, both opened here. */
-export interface AppImageFds {
-  fuse: number;
-  image: number;
-}
 
 /** The script behind /sbxdir/apps/run_NAME: AppRun with the AppImage conventions. */
 export function runScript(a: Pick<AppImagePlan, "name" | "argv0">): string {
@@ -56,30 +45,4 @@ export function openImage(a: AppImagePlan, path: string = a.image): number {
     f.close();
   }
   return fd;
-}
-
-/** Mounts an AppImage's FUSE filesystem at `at` (the daemon is not running yet); returns its fds. */
-export function mountFuse(a: AppImagePlan, at: string): AppImageFds {
-  const image = openImage(a);
-  const fuse = libc.open(cstr(a.fuseDevice!), O.RDWR | O.CLOEXEC, 0);
-  if (fuse < 0) {
-    libc.close(image);
-    check(fuse, `opening ${a.fuseDevice} for the AppImage ${a.name} (FUSE)`, "open");
-  }
-  const data = `fd=${fuse},rootmode=40000,user_id=${libc.getuid()},group_id=${libc.getgid()}`;
-  try {
-    mount(
-      `mounting the AppImage ${a.name}`,
-      a.name,
-      at,
-      `fuse.${a.format === "squashfs" ? "squashfuse" : "dwarfs"}`,
-      MS.NOSUID | MS.NODEV | MS.RDONLY,
-      data,
-    );
-  } catch (e) {
-    libc.close(image);
-    libc.close(fuse);
-    throw e;
-  }
-  return { fuse, image };
 }

@@ -1,10 +1,11 @@
 /**
- * Layers without a runner: a layer's whole setup compiled into a program for the spawn stub's
- * interpreter (src/sys/program.ts), run by the clone child the layer's process is. In bubblewrap's
- * order: session, loopback, hostname, the new root (built on a tmpfs from the plan, every destination
- * reached through directories only, sources opened once and bound from that descriptor), /sbxdir with
- * the plans below, pivot, read-only remounts; then a clone for what runs below it (a layer compiled
- * the same way, a runner, or the app) while the parent execs the native init that waits for it.
+ * A layer's process, compiled: its whole setup as a program for the spawn stub's interpreter
+ * (src/sys/program.ts), run by the clone child the layer's process is, with no Deno runtime. In
+ * bubblewrap's order: session, loopback, hostname, the new root (built on a tmpfs from the plan,
+ * every destination reached through directories only, sources opened once and bound from that
+ * descriptor), /sbxdir with the plans below, pivot, read-only remounts; its helpers, each waited for;
+ * then a clone for the one process below it (a layer compiled the same way, or the app) while this
+ * one execs the native init that waits for it, forwards signals to it and exits with its status.
  *
  * What the planner left to run time is looked at here, on the host (`Look`): whether a source exists,
  * is a directory or a symlink. The launcher compiles, seeing the host as the first layer does before
@@ -13,7 +14,7 @@
  * that appears is left out, as it would be had it appeared a moment after the sandbox started).
  */
 import type { FsOp, Helper, LayerPlan } from "../plan/types.ts";
-import { allLayers, containsApp } from "../plan/tree.ts";
+import { allLayers } from "../plan/tree.ts";
 import {
   decimalOp,
   PAUSE_MS,
@@ -46,7 +47,7 @@ import {
 import { TIOCSCTTY, TIOCSPGRP } from "../sys/pty.ts";
 import { BblError } from "../errors.ts";
 import { appSteps } from "./app.ts";
-import { blockedFor, cloneFlags, entrySteps, layerPrivilegeOps } from "./spawn_layer.ts";
+import { cloneFlags, entrySteps, layerPrivilegeOps } from "./entry.ts";
 
 /**
  * What is at a host path, not following a final symlink (its target, and whether it leads to a
@@ -56,49 +57,30 @@ export type Look = (
   path: string,
 ) => { kind: "dir" | "file" | "symlink"; target?: string; toDir?: boolean } | null | undefined;
 
-/** Why `layer` cannot be set up by a compiled program, or null: what this compiler does not do yet. */
-function setupProblem(layer: LayerPlan): string | null {
-  if (!layer.rootMount || !layer.sbxdir || layer.hostView === undefined) return "no new root";
+/**
+ * Why `layer` (not the app's, not helpers only) cannot be set up by a compiled program, or null: the
+ * shapes this compiler does not take, which the planner refuses.
+ */
+export function setupProblem(layer: LayerPlan): string | null {
+  if (layer.rootMount && !layer.sbxdir) return "a root without /sbxdir";
   const fuse = (layer.appimages ?? []).filter((a) => !a.extracted);
   if (fuse.length > FUSE_REGS.length) return `more than ${FUSE_REGS.length} AppImages`;
   if (fuse.length > 0 && layer.uidMap?.length !== 1) return "AppImages without a user namespace of this layer's";
-  if (!layer.unshare.includes("pid")) return "not an init";
-  const hv = layer.hostView;
+  const hv = layer.hostView ?? null;
   // Outside the host view is what this sandbox made (a helper's socket in a parent's root): bound as
   // found at run time; nothing else can be looked at beforehand.
   const outside = layer.fs.filter((f) =>
-    "src" in f && f.kind !== "bind" && f.kind !== "robind" && !(f.src === hv || f.src.startsWith(`${hv}/`))
+    "src" in f && f.kind !== "bind" && f.kind !== "robind" &&
+    (hv === null || !(f.src === hv || f.src.startsWith(`${hv}/`)))
   );
-  if (hv !== "" && outside.length > 0) return `sources outside the host view: ${outside.map((f) => f.dest)}`;
-  // The init waits for the one process below it, so that must be the app's, or the init of a nested
-  // pid namespace that holds it (an app pid reported up a pipe would need a parser in the interpreter).
-  const main = layer.sublayers.filter((s) => !isHelperLayer(s));
-  if (main.length !== 1 || !(main[0].app || (main[0].unshare.includes("pid") && containsApp(main[0])))) {
-    return "sublayer";
+  if (hv !== "" && outside.length > 0) {
+    return `sources outside the host's view: ${outside.map((f) => `${f.kind} ${f.dest}`).join(", ")}`;
+  }
+  // The init this layer's process becomes waits for the one process below it, so there is one.
+  if (layer.sublayers.filter((s) => !s.helperOnly).length !== 1) {
+    return "it starts helpers only, or more than one layer: it must start exactly one besides its helper layers";
   }
   return null;
-}
-
-/** A layer whose processes are its helpers, which its parent starts into its namespaces. */
-function isHelperLayer(l: LayerPlan): boolean {
-  return !l.app && !l.runner && !l.native;
-}
-
-/**
- * Marks the layers of the tree at `root` that run without a runner: the first layer, when this
- * compiler can set it up, then its sublayer on the same terms (the launcher compiles them all).
- */
-export function planNative(root: LayerPlan): void {
-  const below = (l: LayerPlan) => l.sublayers.find((s) => !isHelperLayer(s));
-  for (let l: LayerPlan | undefined = root; l && !l.app && setupProblem(l) === null; l = below(l)) {
-    delete l.runner;
-    l.native = true;
-  }
-}
-
-/** Why `layer` runs with a runner (for explain and tests), or null when it does not. */
-export function nativeProblem(layer: LayerPlan): string | null {
-  return setupProblem(layer);
 }
 
 const bytes = (s: string) => new TextEncoder().encode(s + "\0");
@@ -673,7 +655,7 @@ class Compiler {
     const policy = hl.helperSeccomp;
     const env = { strings: Object.entries(hl.env).map(([k, v]) => `${k}=${v}`) };
     const child: SpawnOp[] = [
-      ...(direct ? entrySteps(hl, -1, -1, -1).filter((op) => op.nr !== nr("close_range")) : []),
+      ...(direct ? entrySteps(hl, -1).filter((op) => op.nr !== nr("close_range")) : []),
       ...pass.map((fd, i) => ({
         what: `starting helper ${cmd}: passing it a descriptor`,
         nr: nr("dup3"),
@@ -759,7 +741,8 @@ class Compiler {
         args: [name, name.length],
       });
     }
-    const root = layer.rootMount!;
+    if (!layer.rootMount) return; // a layer of namespaces only
+    const root = layer.rootMount;
     this.step({
       what: `${L}: detaching from the parent's mount propagation`,
       nr: nr("mount"),
@@ -813,19 +796,19 @@ class Compiler {
 }
 
 /** Host paths as a layer whose host view is `hostView` names them, looked at on the launcher's host. */
-export function lookThrough(hostView: string, look: Look): Look {
+export function lookThrough(hostView: string | null, look: Look): Look {
   return (p) => {
+    if (hostView === null) return undefined;
     if (hostView === "") return look(p);
     if (p !== hostView && !p.startsWith(`${hostView}/`)) return undefined;
     return look(p === hostView ? "/" : p.slice(hostView.length));
   };
 }
 
-/** The descriptors the launcher passes down: the init's image and the plan of the runner below, if any. */
+/** The descriptors the launcher passes down. */
 export interface NativeFds {
+  /** The native init's ELF image (a memfd). */
   init: number;
-  /** A memfd with the runner's plan (for the first runner below the compiled layers), or -1. */
-  runnerPlan: number;
   /** The AppImages mounted with FUSE, opened read-only and checked by the launcher, by name. */
   images: Record<string, number>;
 }
@@ -893,39 +876,21 @@ function appProgram(layer: LayerPlan, checkpoint: SpawnOp[]): SpawnOp[] {
 
 /**
  * The program of a compiled layer's process, after its entry steps: its setup, then a clone whose
- * child is the one process below it (compiled the same way, its runner, or the app) while this one
- * execs the init that waits for it. `checkpoint`: the steps the app takes last before its execve.
+ * child is the one process below it (compiled the same way, or the app) while this one execs the
+ * init that waits for it. `checkpoint`: the steps the app takes last before its execve.
  */
 export function layerProgram(layer: LayerPlan, look: Look, fds: NativeFds, checkpoint: SpawnOp[] = []): SpawnOp[] {
-  const c = new Compiler(layer, lookThrough(layer.hostView!, look), fds);
+  const c = new Compiler(layer, lookThrough(layer.hostView ?? null, look), fds);
   c.setup();
   // Helpers before what runs below (the app needs them ready), each waited for: the layer's own,
   // then those of its helper layers, entering those layers' namespaces.
   for (const h of layer.helpers) c.helper(h, layer, false);
-  for (const hl of layer.sublayers.filter(isHelperLayer)) for (const h of hl.helpers) c.helper(h, hl, true);
-  const sub = layer.sublayers.find((s) => !isHelperLayer(s))!;
+  for (const hl of layer.sublayers.filter((s) => s.helperOnly)) for (const h of hl.helpers) c.helper(h, hl, true);
+  const sub = layer.sublayers.find((s) => !s.helperOnly)!;
   const L = layer.name, S = sub.name;
-  let child: SpawnOp[];
-  if (sub.app) child = appProgram(sub, checkpoint);
-  else if (sub.native) {
-    child = [...entrySteps(sub, -1, -1, -1), ...layerPrivilegeOps(sub), ...layerProgram(sub, look, fds, checkpoint)];
-  } else {
-    const runner = sub.runner!;
-    child = [
-      ...entrySteps(sub, -1, fds.runnerPlan, -1),
-      ...layerPrivilegeOps(sub),
-      {
-        what: `${S}: the runner's signal mask`,
-        nr: nr("rt_sigprocmask"),
-        args: [2, signalMask(blockedFor(sub)), 0, 8],
-      },
-      {
-        what: `starting the layer runner ${runner.path}`,
-        nr: nr("execve"),
-        args: [bytes(runner.path), { strings: runner.argv }, { strings: runner.env }],
-      },
-    ];
-  }
+  const child = sub.app
+    ? appProgram(sub, checkpoint)
+    : [...entrySteps(sub, -1), ...layerPrivilegeOps(sub), ...layerProgram(sub, look, fds, checkpoint)];
   const pid = bytes("\0".repeat(24));
   const forwarded = FORWARDED_SIGNALS.reduce((m, s) => m | (1n << BigInt(SIG[s])), 0n);
   const parent: SpawnOp[] = [

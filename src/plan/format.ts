@@ -43,13 +43,17 @@ function layerLines(l: LayerPlan, pad: string): string[] {
     ...(l.noNewPrivs ? ["no_new_privs"] : []),
     ...(l.hostname !== undefined ? [`hostname ${l.hostname}`] : []),
     ...(l.maxUserNamespaces !== undefined ? [`user namespaces below locked at ${l.maxUserNamespaces}`] : []),
-    ...(l.unshare.includes("pid") ? ["stays as init"] : l.app ? [] : ["exits once its sublayers run"]),
+    ...(l.unshare.includes("pid")
+      ? ["stays as init"]
+      : l.app
+      ? []
+      : l.helperOnly
+      ? ["its helpers only"]
+      : ["stays, as bbl's native init, until the process below it ends"]),
   ];
   const joined = l.joined ? ` (with ${l.joined}, in one process)` : "";
   const out = [`${pad}${l.name}${joined}${l.app ? " (app)" : ""}: ${facts.join("; ")}`];
   const p = pad + "  ";
-  if (l.runner) out.push(`${p}runner: ${l.runner.argv.join(" ")}`);
-  if (l.native) out.push(`${p}no runner: set up by a program the launcher compiles for bbl's interpreter`);
   if (l.rootMount) {
     out.push(`${p}new root on ${l.rootMount}:`, ...l.fs.map((op) => `${p}  ${fsLine(op)}`));
     if (l.sbxdir) out.push(`${p}  sbxdir      /sbxdir (apps/, temp/, plans of the layers below)`);

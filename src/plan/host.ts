@@ -1,5 +1,5 @@
 /** Facts about the invoking user and host that the planner needs. Gathered once by the launcher. */
-import type { RunnerFacts } from "../selfexec.ts";
+import type { SelfFacts } from "../selfexec.ts";
 
 export interface HostFacts {
   uid: number;
@@ -13,7 +13,7 @@ export interface HostFacts {
   tty: string | null;
   /** Where per-instance directories live: $XDG_RUNTIME_DIR/bbl, or /tmp/bbl-UID when it is unset. */
   instanceBase: string;
-  runner: RunnerFacts;
+  self: SelfFacts;
   /**
    * Where /etc/resolv.conf, /etc/machine-id and /etc/os-release really are (often symlinks, such as
    * resolv.conf into /run), or null when missing: replaced there when the configuration asks.

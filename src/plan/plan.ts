@@ -3,8 +3,8 @@
  * everything a run will do can be printed (`bbl explain`) and unit-tested.
  *
  * It resolves every path for the view of the process that will use it: a layer's host-path sources
- * (and its runner, exec'd by its parent) are prefixed with where the host is visible to that process
- * (`host_at` of the nearest ancestor with a new root; "" for the host itself).
+ * are prefixed with where the host is visible to that layer's process before its pivot (`host_at` of
+ * the nearest ancestor with a new root; "" for the host itself).
  */
 import type { AppImagePlan, AppPlan, FsOp, IdMap, LayerPlan, Namespace, Plan } from "./types.ts";
 import type { HostFacts } from "./host.ts";
@@ -12,8 +12,8 @@ import type { Template, TemplateFs, TemplateLayer } from "./template.ts";
 import { substitute } from "./template.ts";
 import { buildEnv } from "./env.ts";
 import { UsageError } from "../errors.ts";
-import { bblDir, runnerCommand } from "../selfexec.ts";
-import { planNative } from "../layer/native_layer.ts";
+import { bblDir } from "../selfexec.ts";
+import { setupProblem } from "../layer/native_layer.ts";
 import { allLayers } from "./tree.ts";
 import type { NamedFile, RunOptions } from "./options.ts";
 import { builtAt, shownAt } from "./visible.ts";
@@ -493,21 +493,18 @@ class Planner {
     }
     // A layer with nothing to do but exist is left out (BBL's helper layers without helpers).
     if (plan.sublayers.length === 0 && plan.helpers.length === 0) return null;
-    // Helpers only: the parent starts them straight into this layer's namespaces, no runner needed.
+    // Helpers only: the parent starts them straight into this layer's namespaces, no process of its own.
     if (plan.sublayers.length === 0 && fs.length === 0 && !has("pid") && plan.hostname === undefined && !has("net")) {
+      plan.helperOnly = true;
       return plan;
     }
-    if (ctx.hostView === null) {
-      this.fail(l.name, "cannot be started: its parent's root does not show the host (and bbl's runner) at host_at");
-    }
-    plan.runner = runnerCommand(this.host.runner, ctx.hostView);
     plan.hostView = ctx.hostView;
     if (plan.sublayers.some((s) => s.app) && !this.opts.seccompAllow.includes("userns")) {
       // Every user namespace bbl creates below this layer counts against its limit; none more can.
       // A helper-only layer has no process of its own: each of its helpers enters a namespace of its own.
       // With nested_sandbox, the app's own sandbox may add exactly that many.
       plan.maxUserNamespaces = plan.sublayers.flatMap(allLayers).filter((s) => s.unshare.includes("user"))
-        .reduce((n, s) => n + (!s.runner && !s.app ? s.helpers.length : 1), 0) + this.opts.nestedSandbox;
+        .reduce((n, s) => n + (s.helperOnly ? s.helpers.length : 1), 0) + this.opts.nestedSandbox;
       if (!fs.some((f) => f.kind === "proc")) {
         this.fail(
           l.name,
@@ -559,8 +556,11 @@ class Planner {
       this.fail("layer", "no layer builds the app's root (fs above the app layer), which the configuration needs");
     }
     root.sessionKeyring = true;
-    // The layers the launcher compiles for the spawn stub's interpreter: a Deno runtime fewer each.
-    planNative(root);
+    // Every layer's process is a program the launcher compiles for the spawn stub's interpreter.
+    for (const l of allLayers(root)) {
+      const problem = l.app || l.helperOnly ? null : setupProblem(l);
+      if (problem) this.fail(l.name, `bbl cannot set this layer up: ${problem}`);
+    }
     return root;
   }
 }
@@ -570,13 +570,13 @@ class Planner {
  * namespace (layer1 over layer2, layer2h over layer3) is created in the same clone as that sublayer:
  * the sublayer's namespaces are then owned by the new user namespace exactly as if the layer's own
  * process had created them, and the one process is the init when either has the pid namespace. One
- * runner fewer, nothing else changes. Returns the layer to plan: `l`, or its sublayer joined with it.
+ * process fewer, nothing else changes. Returns the layer to plan: `l`, or its sublayer joined with it.
  */
 function joined(l: LayerPlan): LayerPlan {
   const [only] = l.sublayers;
   const bare = l.fs.length === 0 && l.helpers.length === 0 && l.hostname === undefined && !l.dropCaps &&
     !l.noNewPrivs && l.unshare.every((ns) => ns === "user" || ns === "pid");
-  if (!bare || l.sublayers.length !== 1 || !only.runner || only.unshare.includes("user")) return l;
+  if (!bare || l.sublayers.length !== 1 || only.app || only.helperOnly || only.unshare.includes("user")) return l;
   if (l.unshare.includes("pid") && only.unshare.includes("pid")) return l;
   const session = l.session ?? only.session;
   return {
@@ -620,7 +620,7 @@ export function buildPlan(opts: RunOptions, host: HostFacts, template: Template)
     instance_dir: instanceDir,
     startdir: host.cwd,
     // Where the bbl binary is (from source: the checkout), for configs and apps dropped next to it.
-    bbl_dir: bblDir(host.runner),
+    bbl_dir: bblDir(host.self),
     xdg_runtime_dir: host.env.XDG_RUNTIME_DIR ?? "",
     hostname: opts.hostname ?? DEFAULT_HOSTNAME,
   };

@@ -1,4 +1,4 @@
-/** Walking a layer tree (dependency-free: the layer runner uses it). */
+/** Walking a layer tree. */
 import type { LayerPlan } from "./types.ts";
 
 /** Every layer of the tree, parents first. */

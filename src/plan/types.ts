@@ -4,7 +4,8 @@ import type { NamedFile } from "./options.ts";
 
 /**
  * The plan: everything a run will do, computed before anything is created. It is plain JSON (each
- * layer's runner gets its subtree through a memfd), printable by `bbl explain`.
+ * layer below gets its own in /sbxdir/plans), printable by `bbl explain`; the launcher compiles it
+ * into the program the sandbox's processes run (src/layer/native_layer.ts).
  */
 
 export const NAMESPACES = ["user", "pid", "mnt", "net", "ipc", "uts", "cgroup", "time"] as const;
@@ -112,13 +113,6 @@ export interface AppImagePlan {
   extracted?: string;
 }
 
-/** How a layer's own process is started (exec'd by its parent after clone). */
-export interface RunnerCommand {
-  path: string;
-  argv: string[];
-  env: string[];
-}
-
 export interface LayerPlan {
   name: string;
   /**
@@ -170,19 +164,13 @@ export interface LayerPlan {
   /** The policy the helpers run under (the app's, for untrusted helper layers), or null. */
   helperSeccomp: Policy | null;
   /**
-   * How the parent starts this layer's runner. Absent for a layer whose processes the parent spawns
-   * directly into the layer's namespaces: the app layer (its process is the app), and a helper-only
-   * layer (no root, sublayers, pid namespace or hostname: its processes are its helpers).
+   * A layer whose processes are its helpers (no root, sublayers, pid namespace or hostname): its
+   * parent starts each of them straight into its namespaces. The app layer's process is the app;
+   * every other layer has a process of its own, a program the launcher compiles (native_layer.ts).
    */
-  runner?: RunnerCommand;
-  /** Where this layer's process sees the host's root before its pivot ("" for the first layer). */
-  hostView?: string;
-  /**
-   * The first layer, and each below it in turn, when src/layer/native_layer.ts compiles its setup:
-   * no runner; the launcher's clone child (or a clone of it) runs that program, starts the process
-   * below and becomes the init.
-   */
-  native?: true;
+  helperOnly?: true;
+  /** Where this layer's process sees the host's root before its pivot ("" for the first layer; null: nowhere). */
+  hostView?: string | null;
   sublayers: LayerPlan[];
   /** Present on the one layer that runs the app. */
   app?: AppPlan;
@@ -218,6 +206,4 @@ export interface Plan {
   state?: { dir: string; home: "persist" | "overlay" };
   /** Host files the command's arguments name that the sandbox does not show: bbl says so after the run. */
   notShown?: NamedFile[];
-  /** Set by the spawning parent: the runner's fd 4 is a report pipe to the nearest init. */
-  reporting?: boolean;
 }

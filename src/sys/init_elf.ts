@@ -1,7 +1,8 @@
 /**
  * bbl's native init as an executable: the machine code of src/sys/stub/init_*.S in a minimal static
- * ELF image (one read-and-execute segment and a non-executable stack), which a layer runner execs
- * from a memfd (src/layer/native_init.ts). No file of it exists anywhere.
+ * ELF image (one read-and-execute segment and a non-executable stack), which each layer's process
+ * execs from a memfd the launcher made, once the process below it exists (src/layer/native_layer.ts).
+ * No file of it exists anywhere.
  */
 import { INIT_BYTES } from "./stub/bytes.ts";
 

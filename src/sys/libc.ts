@@ -10,8 +10,6 @@ const lib = Deno.dlopen("libc.so.6", {
   mount: { parameters: ["buffer", "buffer", "buffer", "u64", "buffer"], result: "i32" },
   umount2: { parameters: ["buffer", "i32"], result: "i32" },
   syscall: { parameters: ["i64", "i64", "i64", "i64", "i64", "i64", "i64"], result: "i64" },
-  prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
-  sethostname: { parameters: ["buffer", "usize"], result: "i32" },
   chdir: { parameters: ["buffer"], result: "i32" },
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
@@ -41,11 +39,6 @@ const lib = Deno.dlopen("libc.so.6", {
   cfmakeraw: { parameters: ["buffer"], result: "void" },
   lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
-  memcpy: { parameters: ["pointer", "buffer", "usize"], result: "pointer" },
-  openat: { parameters: ["i32", "buffer", "i32", "u32"], result: "i32" },
-  mkdirat: { parameters: ["i32", "buffer", "u32"], result: "i32" },
-  symlinkat: { parameters: ["buffer", "i32", "buffer"], result: "i32" },
-  fchmod: { parameters: ["i32", "u32"], result: "i32" },
 });
 
 export const libc = lib.symbols;

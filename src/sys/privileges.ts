@@ -4,7 +4,6 @@
  */
 import type { SpawnOp } from "./spawn.ts";
 import { CLOSE_RANGE_CLOEXEC, LINUX_CAPABILITY_VERSION_3, nr, PR } from "./consts.ts";
-import { ptr, sys } from "./libc.ts";
 
 export function lastCap(): number {
   return Number(Deno.readTextFileSync("/proc/sys/kernel/cap_last_cap").trim());
@@ -61,17 +60,4 @@ export function privilegeProblems(status: string): string[] {
   }
   if (field("NoNewPrivs") !== "1") problems.push(`NoNewPrivs is ${field("NoNewPrivs") ?? "missing"}`);
   return problems;
-}
-
-/**
- * Drops every privilege of the calling thread (the JS thread, whose status /proc/PID/status shows):
- * an init's runner does it before it starts the layers below, so the app never sees its pid 1
- * privileged; the native init it then becomes drops them for the whole process.
- */
-export function dropOwnPrivileges(): void {
-  // The same steps a child takes before its execve, made here on this thread.
-  for (const op of dropPrivilegesOps(lastCap())) {
-    const args = op.args.map((a) => a instanceof Uint8Array ? ptr(a) : a);
-    sys(op.nr, `${op.what} (the init's own)`, ...(args as (number | bigint)[]));
-  }
 }

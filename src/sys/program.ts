@@ -7,7 +7,7 @@
  * forward.
  *
  * `runProgram` is the same interpreter in TypeScript, over any kernel: tests run the planner's real
- * programs on a recording one; a layer runner runs its root's program on the real one (syscall(2)).
+ * programs on a recording one, and compare it with the stub on this process's own.
  */
 import { nr as sysNr } from "./consts.ts";
 

@@ -37,8 +37,6 @@ export interface SpawnRequest {
   env: string[];
   /** Signal the child gets when the calling thread dies (PR_SET_PDEATHSIG); 0 for none. */
   pdeathsig: number;
-  /** Signals the program starts with blocked (by number); none unless given. */
-  blocked?: number[];
   ops: SpawnOp[];
   /** Runs after the clone, before the child is released: the caller's last privileged moment. */
   beforeRelease?: (pid: number) => void;
@@ -274,7 +272,6 @@ function writeArgs(arena: Arena, req: SpawnRequest, fds: { syncR: number; syncW:
   u64(s + 64, arena.addr(ops));
   u64(s + 72, req.ops.length);
   u64(s + 88, -1n); // the block-all mask; the old mask, SIG_DFL action, scratch and registers stay zero
-  u64(s + 136, (req.blocked ?? []).reduce((m, sig) => m | (1n << BigInt(sig - 1)), 0n));
   u64(s + 408, PAUSE_MS * 1_000_000); // tv_nsec of the pause (tv_sec 0)
   req.ops.forEach((op, i) => {
     const o = ops + OP_SIZE * i;

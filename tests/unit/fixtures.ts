@@ -26,7 +26,7 @@ export const host: HostFacts = {
   },
   tty: null,
   instanceBase: "/run/user/1000/bbl",
-  runner: { exe: "/opt/deno", srcDir: "/opt/bbl/src", denoDir: "/home/alice/.cache/deno" },
+  self: { exe: "/opt/deno", srcDir: "/opt/bbl/src" },
   etc: {
     resolvConf: "/run/systemd/resolve/stub-resolv.conf",
     machineId: "/etc/machine-id",

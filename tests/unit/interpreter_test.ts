@@ -9,7 +9,7 @@ import { libc } from "../../src/sys/libc.ts";
 import { exitCodeOf } from "../../src/sys/process.ts";
 import { AT_FDCWD, nr, O } from "../../src/sys/consts.ts";
 import { decimalOp, type Kernel, reg, runProgram, skipIfZeroOp, skipOp, type SpawnOp } from "../../src/sys/program.ts";
-import { realKernel } from "../../src/sys/kernel.ts";
+import { realKernel } from "../real_kernel.ts";
 
 const ENOENT = 2, ECHILD = 10;
 const path = (p: string) => new TextEncoder().encode(p + "\0");

@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { buildPlan } from "../../src/plan/plan.ts";
 import { host, runOptions as opts } from "./fixtures.ts";
 import { DEFAULT_TEMPLATE } from "../../src/plan/default_template.ts";
-import { layerProgram, type Look, nativeProblem } from "../../src/layer/native_layer.ts";
+import { parseTemplate } from "../../src/plan/template.ts";
+import { layerProgram, type Look, setupProblem } from "../../src/layer/native_layer.ts";
 import { type KernelArg, runProgram, type SpawnOp } from "../../src/sys/program.ts";
 import { NR } from "../../src/sys/consts.ts";
 import { errnoName } from "../../src/sys/errno.ts";
@@ -42,12 +43,12 @@ const look: Look = (p) => {
 
 function plan() {
   const p = buildPlan(opts(), host, DEFAULT_TEMPLATE);
-  assert.equal(nativeProblem(p.root), null);
+  assert.equal(setupProblem(p.root), null);
   return p;
 }
 
 function program(): SpawnOp[] {
-  return layerProgram(plan().root, look, { init: 11, runnerPlan: -1, images: {} });
+  return layerProgram(plan().root, look, { init: 11, images: {} });
 }
 
 /**
@@ -221,13 +222,10 @@ Deno.test("native layers: a failing step names the layer, what it did and the er
   }
 });
 
-Deno.test("native layers: only the shapes it compiles; others keep their runner", () => {
+Deno.test("native layers: the shapes it does not compile are refused by the planner, naming the layer", () => {
   const root = plan().root;
-  const noPid = {
-    ...root,
-    sublayers: root.sublayers.map((s) => ({ ...s, unshare: s.unshare.filter((n) => n !== "pid") })),
-  };
-  assert.equal(nativeProblem(noPid), "sublayer");
+  const two = { ...root, sublayers: [...root.sublayers, { ...root.sublayers[0], name: "twin" }] };
+  assert.match(setupProblem(two)!, /exactly one/);
   const layer3 = root.sublayers[0];
   const image = {
     name: "A",
@@ -238,7 +236,23 @@ Deno.test("native layers: only the shapes it compiles; others keep their runner"
     fuseDevice: "/dev/fuse",
   };
   const many = { ...layer3, appimages: Array.from({ length: 9 }, (_, i) => ({ ...image, name: `A${i}` })) };
-  assert.equal(nativeProblem(many), "more than 8 AppImages");
+  assert.equal(setupProblem(many), "more than 8 AppImages");
+  // the app and, beside it, a layer that is more than its helpers (it sets a hostname)
+  const twins = parseTemplate(
+    [
+      "layer:",
+      "  name: top",
+      "  unshare: [user, pid, mnt]",
+      "  ids: root",
+      "  fs: [{ kind: tmpfs, dest: / }, { kind: proc, dest: /proc }]",
+      "  sublayers:",
+      "    - { name: app, app: true, unshare: [user], ids: user }",
+      "    - { name: b, unshare: [user, uts], ids: user, hostname: x, helpers: [{ run: [sleep, '9'] }] }",
+      "",
+    ].join("\n"),
+    "twins.yaml",
+  );
+  assert.throws(() => buildPlan(opts(), host, twins), /twins\.yaml: top: bbl cannot set this layer up: .*exactly one/);
 });
 
 Deno.test("native layers: an AppImage: layer3 mounts its FUSE filesystem, its daemon gets the connection and the image, and is waited for", () => {
@@ -250,8 +264,7 @@ Deno.test("native layers: an AppImage: layer3 mounts its FUSE filesystem, its da
     format: "squashfs" as const,
   };
   const p = buildPlan(opts({ appimages: [appImage] }), host, DEFAULT_TEMPLATE);
-  assert.ok(p.root.native && p.root.sublayers.find((s) => s.name === "layer3")?.native);
-  const ops = layerProgram(p.root, look, { init: 11, runnerPlan: -1, images: { Tool: 12 } });
+  const ops = layerProgram(p.root, look, { init: 11, images: { Tool: 12 } });
   // layer3's branch; the helper's clone returns its pid (the parent goes on), the app's too
   const { calls } = trace(ops, [0n, 777n, 888n], (c) => c.startsWith("newfstatat(") && !c.includes("Tool") ? 2 : null);
   const fuse = calls.findIndex((c) => c.startsWith('openat(-100, "/dev/fuse", '));

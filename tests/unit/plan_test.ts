@@ -27,30 +27,23 @@ Deno.test("default tree: layers, namespaces and id maps", () => {
   assert.deepEqual(L.layer3.uidMap, [{ inside: 0, outside: 0, count: 1 }]);
   assert.deepEqual(L.layer4.uidMap, [{ inside: 1000, outside: 0, count: 1 }]);
   assert.ok(L.layer4.app && L.layer4.dropCaps && L.layer4.noNewPrivs);
-  assert.equal(L.layer4.runner, undefined, "the app layer's process is the app");
+  assert.ok(!L.layer4.helperOnly, "the app layer's process is the app");
 });
 
 Deno.test("default tree: host paths resolved for the process that uses them", () => {
   const L = byName(buildPlan(opts(), host, dflt()).root);
-  assert.equal(L.layer2.runner, undefined, "the first layer is set up by the launcher's compiled program");
-  assert.equal(L.layer2.native, true);
+  // each layer's process is compiled by the launcher, which looks at its sources through the view of
+  // the host that process has before its pivot
+  assert.equal(L.layer2.hostView, "");
   assert.equal(L.layer2.rootMount, "/run/user/1000/bbl/ls-4242/layer2");
-  // compiled by the launcher too, which looks at its sources through layer2's view of the host
-  assert.equal(L.layer3.runner, undefined);
-  assert.equal(L.layer3.native, true);
   assert.equal(L.layer3.hostView, "/zrootfs");
-  // A tree the compiler does not take (its middle layer is no init: its app's pid would have to be
-  // reported up) has runners, each exec'd from its parent's view of the host.
   const three = parseTemplate(
     Deno.readTextFileSync(new URL("../fixtures/three-level.yaml", import.meta.url)),
     "t.yaml",
   );
   const R = byName(buildPlan(opts(), host, three).root);
-  assert.ok(!R.outer.native && !R.middle.native);
-  assert.equal(R.outer.runner!.path, "/opt/deno");
-  assert.equal(R.middle.runner!.path, "/host/opt/deno");
-  assert.ok(R.middle.runner!.argv.includes("/host/opt/bbl/src/layer/main.ts"));
-  assert.ok(R.middle.runner!.env.includes("DENO_DIR=/host/home/alice/.cache/deno"));
+  assert.deepEqual([R.outer.hostView, R.middle.hostView], ["", "/host"]);
+  assert.equal(R.middle.rootMount, "/host/run/user/1000/bbl/ls-4242/middle");
   assert.equal(L.layer3.rootMount, "/zrootfs/run/user/1000/bbl/ls-4242/layer3");
   const usr = L.layer3.fs.find((f) => f.dest === "/usr");
   assert.deepEqual(usr, { kind: "rosame", src: "/zrootfs/usr", dest: "/usr", optional: true });

@@ -201,9 +201,9 @@ bbl_spawn:
     b .Lnext
 
 .Lexec:
-    mov x8, #135                 // rt_sigprocmask: the program starts with execmask
+    mov x8, #135                 // rt_sigprocmask: the program starts with no signal blocked
     mov x0, #2
-    add x1, x19, #136
+    add x1, x19, #96             // zeroact's first 8 bytes: the empty set
     mov x2, #0
     mov x3, #8
     svc #0

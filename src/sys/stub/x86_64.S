@@ -23,8 +23,7 @@
 #   88 allmask    all ones: the mask that blocks every signal
 #   96 zeroact    32 zero bytes: a kernel sigaction meaning SIG_DFL
 #  128 scratch    8 bytes: the sync byte, then the error report
-#  136 execmask   the signal mask the program starts with (an init's runner: the signals its
-#                 native init reads, kept pending until then)
+#  136 (unused)
 #  144 regs       32 registers: results kept by steps (descriptors, pids), arguments of later ones
 #  400 pause      struct timespec slept between the tries of a retried step
 #  416 args       scratch: the current step's six arguments, registers substituted
@@ -255,9 +254,9 @@ bbl_spawn:
     jmp .Lnext
 
 .Lexec:
-    mov eax, 14                  # rt_sigprocmask: the program starts with execmask
+    mov eax, 14                  # rt_sigprocmask: the program starts with no signal blocked
     mov edi, 2
-    lea rsi, [rbx+136]
+    lea rsi, [rbx+96]            # zeroact's first 8 bytes: the empty set
     xor edx, edx
     mov r10d, 8
     syscall

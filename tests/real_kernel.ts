@@ -1,6 +1,6 @@
 /** The real kernel for the TypeScript interpreter (src/sys/program.ts): syscall(2) in this process. */
-import { errno, libc, ptr } from "./libc.ts";
-import type { Kernel, KernelArg } from "./program.ts";
+import { errno, libc, ptr } from "../src/sys/libc.ts";
+import type { Kernel, KernelArg } from "../src/sys/program.ts";
 
 function value(a: KernelArg): bigint {
   if (typeof a === "bigint") return a;

@@ -1,0 +1,97 @@
+/**
+ * Starting the sandbox: the launcher compiles the layers' program (native_layer.ts), looking at the
+ * host for what the plan left to run time, and the spawn stub's child runs it.
+ */
+import type { Plan } from "../plan/types.ts";
+import { allLayers } from "../plan/tree.ts";
+import { openImage } from "./appimage.ts";
+import { spawn } from "../sys/spawn.ts";
+import { privilegeProblems } from "../sys/privileges.ts";
+import { BblError } from "../errors.ts";
+import { libc, memfdOf } from "../sys/libc.ts";
+import { lstatOrNull } from "../sys/files.ts";
+import { initElf } from "../sys/init_elf.ts";
+import { SIG } from "../sys/consts.ts";
+import { layerProgram, type Look } from "./native_layer.ts";
+import { cloneFlags, entrySteps, highFd } from "./entry.ts";
+
+/** What is at a host path, as the launcher sees it (which is how the first layer sees it before its pivot). */
+const lookOnHost: Look = (path) => {
+  const st = lstatOrNull(path);
+  if (st === null) return null;
+  if (!st.isSymlink) return { kind: st.isDirectory ? "dir" : "file" };
+  const toDir = (() => {
+    try {
+      return Deno.statSync(path).isDirectory;
+    } catch {
+      return false;
+    }
+  })();
+  return { kind: "symlink", target: Deno.readLinkSync(path), toDir };
+};
+
+/**
+ * The process below `top` in the deepest pid namespace whose pid there is `inner`: the app at its
+ * checkpoint (its helpers live in that namespace too, with other pids).
+ */
+function heldProcess(top: number, inner: number): number {
+  let found: { pid: number; depth: number } | null = null;
+  const visit = (pid: number) => {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const ns = status.match(/^NSpid:\s*(.*)$/m)![1].trim().split(/\s+/).map(Number);
+    if (ns.at(-1) === inner && (found === null || ns.length > found.depth)) found = { pid, depth: ns.length };
+    const kids = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim();
+    for (const k of kids ? kids.split(/\s+/) : []) visit(Number(k));
+  };
+  visit(top);
+  if (found === null) throw new BblError(`the app's process (pid ${inner} inside) is not below ${top}`);
+  return (found as { pid: number }).pid;
+}
+
+/** Refuses an app that would start with any privilege (read from the host, at its checkpoint). */
+function checkApp(pid: number): void {
+  const problems = privilegeProblems(Deno.readTextFileSync(`/proc/${pid}/status`));
+  if (problems.length > 0) throw new BblError(`refusing to start the app with privileges left: ${problems.join(", ")}`);
+}
+
+/**
+ * Starts the sandbox: one process runs the first layer's compiled program, and each layer below, down
+ * to the app, runs in a clone of it. `beforeRelease` runs once it exists and before it runs anything.
+ * The app is checked from here at its checkpoint, before it runs. Returns the first process's pid once
+ * every process of the chain has exec'd (the inits, the app); a failing step of any is a SpawnError
+ * naming it.
+ */
+export function startSandbox(plan: Plan, stdio: number, beforeRelease: (pid: number) => void): number {
+  const initFd = memfdOf("bbl-init", initElf(Deno.build.arch), "loading the native init");
+  const fds = [highFd(initFd)];
+  libc.close(initFd);
+  try {
+    // The AppImages a layer mounts with FUSE: opened and checked here, seen through its host view.
+    const images: Record<string, number> = {};
+    for (const l of allLayers(plan.root)) {
+      for (const a of (l.appimages ?? []).filter((a) => !a.extracted)) {
+        const fd = openImage(a, l.hostView ? a.image.slice(l.hostView.length) : a.image);
+        fds.push(images[a.name] = highFd(fd));
+        libc.close(fd);
+      }
+    }
+    const entry = entrySteps(plan.root, stdio);
+    return spawn({
+      flags: cloneFlags(plan.root.unshare),
+      path: "",
+      argv: [],
+      env: [],
+      pdeathsig: SIG.SIGKILL, // the launcher's death takes the whole sandbox down
+      beforeRelease,
+      ops: [],
+      inspect: (pid: number, inner: number) => checkApp(heldProcess(pid, inner)),
+      // the program, with the checkpoint in the app's branch
+      withCheckpoint: (checkpoint) => [
+        ...entry,
+        ...layerProgram(plan.root, lookOnHost, { init: fds[0], images }, checkpoint),
+      ],
+    });
+  } finally {
+    fds.forEach((fd) => libc.close(fd));
+  }
+}
