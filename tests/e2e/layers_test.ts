@@ -227,3 +227,35 @@ Deno.test("untrusted helpers (layer4a) run beside the app, unprivileged and unde
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("a helper that exits, or is never ready, stops the start with a clear error, exit 125, nothing left", async () => {
+  const dir = userTempDir("bbl-tpl-");
+  try {
+    const fixture = Deno.readTextFileSync(FIXTURE);
+    const helper = 'run: [/bin/sh, -c, "echo started > /tmp/helper-ready; exec sleep 1000"]';
+    assert.ok(fixture.includes(helper));
+    for (
+      const [run, timeout, message] of [
+        ['run: [/bin/sh, -c, "exit 3"]', "", /^bbl: helper \/bin\/sh exited before it was ready\n$/],
+        ["run: [sleep, '100']", "\n          timeout: 1", /^bbl: helper sleep was not ready after 1 s \(ENOENT\)\n$/],
+      ] as const
+    ) {
+      const file = `${dir}/helper.yaml`;
+      writeAsUser(
+        file,
+        fixture.replace(helper, run).replace(
+          "wait: { path: /tmp/helper-ready }",
+          `wait: { path: /tmp/helper-ready }${timeout}`,
+        ),
+      );
+      const before = [...Deno.readDirSync(instanceBase)].length;
+      const r = await bbl(["--template", file, "--", "echo", "SHOULD-NOT-RUN"]);
+      assert.equal(r.code, 125, r.stderr);
+      assert.match(r.stderr, message);
+      assert.equal(r.stdout, "");
+      assert.equal([...Deno.readDirSync(instanceBase)].length, before, "the instance directory is removed");
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

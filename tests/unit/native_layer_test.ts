@@ -295,3 +295,50 @@ Deno.test("native layers: an AppImage: layer3 mounts its FUSE filesystem, its da
     /^execve\("[^"]*squashfuse", \[squashfuse,-f,-o,offset=1000,\/proc\/self\/fd\/4,\/dev\/fd\/3\]/,
   );
 });
+
+Deno.test("native layers: a failure in any filesystem step names its layer and its destination (every kind, the fixture)", () => {
+  const three = parseTemplate(
+    Deno.readTextFileSync(new URL("../fixtures/three-level.yaml", import.meta.url)),
+    "three-level.yaml",
+  );
+  const p = buildPlan(opts(), host, three);
+  const middle = p.root.sublayers[0];
+  const withHome: Look = (path) =>
+    path === "/home/alice" ? { kind: "dir" } : path === "/etc/hostname" ? { kind: "file" } : look(path);
+  const ops = layerProgram(p.root, withHome, { init: 11, images: {} });
+  const kinds = new Set<string>();
+  for (const op of middle.fs.slice(1)) {
+    // an optional source this host does not have: no step at all
+    if ("optional" in op && op.optional && withHome(op.src.replace(/^\/host/, "")) === null) continue;
+    // the first step of the middle layer that works on this destination fails with EACCES
+    const about = op.kind === "remount-ro" ? `making ${op.dest} read-only` : op.dest;
+    const k = ops.findIndex((s) => s.what.startsWith("middle: ") && s.what.includes(about) && s.nr >= 0);
+    assert.ok(k >= 0, `a step for ${op.kind} ${op.dest}`);
+    const failing = ops.map((s, i) => i === k ? { ...s, nr: 999999 } : s);
+    const { outcome } = trace(failing, [0n, 0n], (c) => c.startsWith("999999(") ? 13 : null);
+    assert.ok(!outcome.ok && outcome.step === k, `${op.kind} ${op.dest}: the step that failed is reported`);
+    const message = `${failing[outcome.step].what}: ${errnoName(outcome.errno)}`;
+    assert.match(message, new RegExp(`^middle: .*${op.dest.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}.*: EACCES$`));
+    kinds.add(op.kind);
+  }
+  // every kind the fixture has was checked
+  for (
+    const k of [
+      "tmpfs",
+      "mask",
+      "proc",
+      "dev",
+      "mqueue",
+      "robind",
+      "rotmpfs",
+      "dir",
+      "file",
+      "rofile",
+      "symlink",
+      "tmp-overlay",
+      "remount-ro",
+    ]
+  ) {
+    assert.ok(kinds.has(k), `${k} checked`);
+  }
+});
