@@ -8,7 +8,7 @@
  *   scripts/deno task bench [--runs N]
  *
  * Layer trees: the default one, a one-layer template (scripts/bench/one-layer.yaml) and a chain of
- * DEPTH layers generated here (each adds a user namespace and one runner), to show the cost per layer.
+ * DEPTH layers generated here (each adds a user namespace and one process), to show the cost per layer.
  * AppImages: a fixture (tests/appimage_fixture.ts) under bbl, against its AppRun run directly from an
  * unpacked tree and from a plain squashfuse mount.
  */
@@ -91,7 +91,7 @@ Deno.writeTextFileSync(emptyTs, "Deno.exit(0);\n");
 const oneLayer = `${ROOT}/scripts/bench/one-layer.yaml`;
 
 /**
- * A chain of `depth` runner layers: level1 (the init), levels 2.. adding only a user namespace each,
+ * A chain of `depth` layers: level1 (the init), levels 2.. adding only a user namespace each,
  * and the one-layer template's layer as the deepest, which builds the root; then the app.
  */
 function chainTemplate(depth: number): string {
@@ -178,7 +178,7 @@ function childrenOf(pid: number): number[] {
 const comm = (pid: number) => Deno.readTextFileSync(`/proc/${pid}/comm`).trim();
 
 /**
- * RSS and PSS (kB) of bbl's own processes (the launcher and its layer runners: every process of the
+ * RSS and PSS (kB) of bbl's own processes (the launcher and the layers' inits: every process of the
  * tree but the app) once the app, `sleep`, runs.
  */
 async function memoryOf(argv: string[]): Promise<{ rss: number; pss: number; n: number }> {

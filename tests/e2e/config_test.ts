@@ -167,7 +167,7 @@ Deno.test("symlinks the app planted in its persistent home never lead bbl outsid
 Deno.test("two sandboxes sharing a --home DIR: symlinks swapped in by one never make the other create or truncate outside", () =>
   withUserDirs(["bbl-shared-", "bbl-canary-"], async (shared, canary) => {
     writeAsUser(`${canary}/x`, "keep me\n");
-    // A swaps ~/sub between a directory and a symlink to the canary, as bbl's runner sees the host
+    // A swaps ~/sub between a directory and a symlink to the canary, as bbl sees the host building the app's root
     // (/zrootfs), as fast as it can.
     const swap = `echo ready; while :; do rm -rf ~/sub; mkdir ~/sub; rm -rf ~/sub; ln -s /zrootfs${canary} ~/sub; done`;
     const a = await startBbl(["--name", "swapper", "--home", shared, "--", "/bin/sh", "-c", swap], shared);

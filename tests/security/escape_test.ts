@@ -105,7 +105,7 @@ Deno.test({
 });
 
 Deno.test("the app's pid 1 shows nothing of the trusted side: /proc/1/{cmdline,mountinfo,mounts,net/*}", async () => {
-  // At once (while pid 1 may still be the init's runner, handing over), then once the native init runs.
+  // At once (while pid 1 may still be running its compiled setup), then once the native init runs.
   const r = await sandboxSh(
     "tr '\\0' ' ' < /proc/1/cmdline; echo; while [ \"$(cat /proc/1/comm)\" != bbl-init ]; do sleep 0.01; done; " +
       "tr '\\0' ' ' < /proc/1/cmdline; echo; for f in mountinfo mounts net/unix net/tcp net/tcp6 net/dev; do " +
@@ -126,7 +126,7 @@ Deno.test("the app's pid 1 shows nothing of the trusted side: /proc/1/{cmdline,m
   ]);
 });
 
-Deno.test("the runner is unreachable: /proc/1/exe, /proc/1/root, and no host path to it", async () => {
+Deno.test("bbl is unreachable: /proc/1/exe, /proc/1/root, and no host path to Deno or the checkout", async () => {
   const runner = Deno.execPath();
   const r = await sandboxSh(
     `readlink /proc/1/exe; cat /proc/1/exe > /dev/null; ls /proc/1/root/; ls /proc/1/cwd/; test -e ${runner} || echo no-runner; test -e ${REPO} || echo no-repo; ls /zrootfs; echo end`,
