@@ -209,6 +209,17 @@ Deno.test("an option-looking program name is a program, not an option", async ()
   assert.match(sub.stderr, /doctor: command not found in the sandbox/);
 });
 
+Deno.test("bbl doctor mounts an overlayfs and a FUSE filesystem for real in a user namespace, leaving nothing", async () => {
+  const before = [...Deno.readDirSync("/tmp")].filter((e) => e.name.startsWith("bbl-probe-")).length;
+  const r = await bbl(["doctor"]);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^ok {6}unprivileged user namespaces$/m);
+  assert.match(r.stdout, /^ok {6}overlayfs in a user namespace$/m);
+  assert.match(r.stdout, /^ok {6}FUSE mounts in a user namespace$/m);
+  assert.match(r.stdout, /bbl can run sandboxes here\n$/);
+  assert.equal([...Deno.readDirSync("/tmp")].filter((e) => e.name.startsWith("bbl-probe-")).length, before);
+});
+
 Deno.test("bad usage: one line, exit 125, no stack trace, nothing created", async () => {
   for (
     const [args, msg] of [
