@@ -11,6 +11,8 @@ import { gatherHost } from "../host.ts";
 import { launch } from "../launcher.ts";
 import { openPty } from "../sys/pty.ts";
 import { formatPlan } from "../plan/format.ts";
+import { formatProgram } from "../sys/program.ts";
+import { syscallNames } from "../sys/consts.ts";
 import { doctor } from "../doctor.ts";
 import { VERSION } from "../version.ts";
 import type { Pty } from "../sys/pty.ts";
@@ -258,13 +260,19 @@ export async function cli(argv: string[]): Promise<number> {
   });
   addRunOptions(program.command("explain").description("print what a run with these options would build"))
     .option("--json", "machine-readable output")
-    .action((cmd: string[], raw: RawRunOptions & { json?: boolean }) => {
+    .option("--steps", "also print the program the launcher compiles: every step of every layer's process")
+    .action((cmd: string[], raw: RawRunOptions & { json?: boolean; steps?: boolean }) => {
       result = (async () => {
         const host = gatherHost();
         // explain runs nothing: an AppImage not looked at before is not probed
         const opts = await resolveRun(raw, [...cmd, ...tail], host, false);
         const plan = buildPlan(opts, host, loadTemplate(raw.template));
         console.log(raw.json ? JSON.stringify(plan, null, 2) : formatPlan(plan));
+        if (raw.steps) {
+          const { sandboxProgram } = await import("../layer/start.ts");
+          console.log("\nprogram (descriptors the launcher opens at run time shown as -1):");
+          console.log(formatProgram(sandboxProgram(plan), syscallNames()).join("\n"));
+        }
         return 0;
       })();
     });

@@ -5,7 +5,7 @@
 import type { Plan } from "../plan/types.ts";
 import { allLayers } from "../plan/tree.ts";
 import { openImage } from "./appimage.ts";
-import { spawn } from "../sys/spawn.ts";
+import { spawn, type SpawnOp } from "../sys/spawn.ts";
 import { privilegeProblems } from "../sys/privileges.ts";
 import { BblError } from "../errors.ts";
 import { libc, memfdOf } from "../sys/libc.ts";
@@ -52,6 +52,15 @@ function heldProcess(top: number, inner: number): number {
 function checkApp(pid: number): void {
   const problems = privilegeProblems(Deno.readTextFileSync(`/proc/${pid}/status`));
   if (problems.length > 0) throw new BblError(`refusing to start the app with privileges left: ${problems.join(", ")}`);
+}
+
+/**
+ * The program `startSandbox` would run for `plan`, for `bbl explain --steps`: the descriptors the
+ * launcher opens at run time (the init's image, AppImages) shown as -1, the sandbox's terminal none.
+ */
+export function sandboxProgram(plan: Plan): SpawnOp[] {
+  const images = Object.fromEntries(allLayers(plan.root).flatMap((l) => l.appimages ?? []).map((a) => [a.name, -1]));
+  return [...entrySteps(plan.root, -1), ...layerProgram(plan.root, lookOnHost, { init: -1, images })];
 }
 
 /**

@@ -186,6 +186,12 @@ export const NR: Record<"x86_64" | "aarch64", Record<string, number>> = {
 /** keyctl(2) operation: join a new anonymous session keyring (the second argument null). */
 export const KEYCTL_JOIN_SESSION_KEYRING = 1;
 
+/** System call names by number, on the machine running bbl. */
+export function syscallNames(): Record<number, string> {
+  const table = NR[Deno.build.arch as "x86_64" | "aarch64"] ?? {};
+  return Object.fromEntries(Object.entries(table).map(([name, n]) => [n, name]));
+}
+
 export function nr(name: string): number {
   const table = NR[Deno.build.arch as "x86_64" | "aarch64"];
   const n = table?.[name];

@@ -185,3 +185,47 @@ export function runProgram(ops: SpawnOp[], kernel: Kernel, sleep: () => void = (
   }
   return { ok: true, regs };
 }
+
+/**
+ * A program as text, one step per line (`bbl explain --steps`): its index, what it means, then the
+ * call, registers as rN, where its result goes and what its failure does.
+ */
+export function formatProgram(ops: SpawnOp[], names: Record<number, string>): string[] {
+  const arg = (a: Arg): string => {
+    if (isReg(a)) return `r${a.reg}`;
+    if (typeof a === "number" || typeof a === "bigint") return String(a);
+    if (a instanceof Uint8Array) return text(a);
+    if (isBufferAt(a)) return `${text(a.at.subarray(0, a.offset))}+${a.offset}`;
+    if ("strings" in a) {
+      return `[${a.strings.map((s) => typeof s === "string" ? JSON.stringify(s) : text(s)).join(", ")}]`;
+    }
+    return `<filter of ${a.filter.length / 8} instructions>`;
+  };
+  const text = (b: Uint8Array): string => {
+    const end = b.indexOf(0);
+    const s = new TextDecoder().decode(b.subarray(0, end < 0 ? b.length : end));
+    const printable = [...s].every((c) => c >= " " || c === "\n" || c === "\t");
+    const nulTerminated = end >= 0 && b.subarray(end).every((x) => x === 0);
+    return printable && (nulTerminated || s.length > 0) ? JSON.stringify(s) : `<${b.length} bytes>`;
+  };
+  return ops.map((op, i) => {
+    const call = op.nr === PSEUDO.decimal
+      ? `decimal(${op.args.map(arg).join(", ")})`
+      : op.nr === PSEUDO.store
+      ? `store(${op.args.map(arg).join(", ")})`
+      : op.nr === PSEUDO.skip
+      ? `skip ${op.skip}`
+      : op.nr === PSEUDO.skipIfZero
+      ? `skip ${op.skip} if ${arg(op.args[0])} is 0`
+      : `${names[op.nr] ?? op.nr}(${op.args.map(arg).join(", ")})`;
+    const f = op.onFail ?? "report";
+    const fail = f === "report"
+      ? ""
+      : f === "ignore"
+      ? " [failure ignored]"
+      : "errno" in f
+      ? ` [errno ${[f.errno].flat().join("/")}: skip ${f.skip}]`
+      : ` [retried ${f.tries} times while r${f.whileAlive.reg} lives]`;
+    return `${String(i).padStart(4)}  ${call}${op.result ? ` -> r${op.result.reg}` : ""}${fail}  # ${op.what}`;
+  });
+}

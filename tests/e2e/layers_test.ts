@@ -259,3 +259,22 @@ Deno.test("a helper that exits, or is never ready, stops the start with a clear 
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("bbl explain --steps prints the compiled program: each layer's setup, its clone, its init", async () => {
+  const r = await bbl(["explain", "--steps", "--", "true"]);
+  assert.equal(r.code, 0, r.stderr);
+  const steps = r.stdout.slice(r.stdout.indexOf("\nprogram")).split("\n").filter((l) => /^ +\d+  /.test(l));
+  assert.ok(steps.length > 100, `${steps.length} steps`);
+  for (
+    const want of [
+      /pivot_root\("\.", "\."\)  # layer2: /,
+      /pivot_root\("\.", "\."\)  # layer3: /,
+      /sethostname\("bbl", 3\)/,
+    ]
+  ) {
+    assert.ok(steps.some((l) => want.test(l)), String(want));
+  }
+  // two inits (layer1+2 and layer2h+3) and the app's execve, tried along PATH
+  assert.equal(steps.filter((l) => l.includes('execveat(-1, "", ["bbl-init"')).length, 2);
+  assert.ok(steps.some((l) => /execve\("[^"]*\/true"/.test(l)));
+});

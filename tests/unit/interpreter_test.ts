@@ -7,8 +7,17 @@ import assert from "node:assert/strict";
 import { spawn, SpawnError } from "../../src/sys/spawn.ts";
 import { libc } from "../../src/sys/libc.ts";
 import { exitCodeOf } from "../../src/sys/process.ts";
-import { AT_FDCWD, nr, O } from "../../src/sys/consts.ts";
-import { decimalOp, type Kernel, reg, runProgram, skipIfZeroOp, skipOp, type SpawnOp } from "../../src/sys/program.ts";
+import { AT_FDCWD, nr, O, syscallNames } from "../../src/sys/consts.ts";
+import {
+  decimalOp,
+  formatProgram,
+  type Kernel,
+  reg,
+  runProgram,
+  skipIfZeroOp,
+  skipOp,
+  type SpawnOp,
+} from "../../src/sys/program.ts";
 import { realKernel } from "../real_kernel.ts";
 
 const ENOENT = 2, ECHILD = 10;
@@ -167,4 +176,28 @@ Deno.test("interpreter: a retried step succeeds once what it waits for exists; o
   const m = runProgram([noChild], realKernel, () => sleeps++);
   assert.deepEqual([m.ok, !m.ok && m.errno, sleeps], [false, ENOENT, 3]);
   Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("a program as text: calls by name, registers, results, failure policies, pseudo-steps", () => {
+  const buf = path("/proc/self/fd/" + "\0".repeat(24));
+  const ops: SpawnOp[] = [
+    {
+      what: "open",
+      nr: nr("openat"),
+      args: [AT_FDCWD, path("/x"), 0],
+      result: reg(3),
+      onFail: { errno: ENOENT, skip: 2 },
+    },
+    decimalOp("name", reg(3), buf, 14),
+    { what: "wait", nr: nr("openat"), args: [AT_FDCWD, buf, 0], onFail: { tries: 5, whileAlive: reg(7) } },
+    skipIfZeroOp("branch", reg(7), 1),
+    { what: "write", nr: nr("write"), args: [1, new Uint8Array([1, 2, 3]), 3], onFail: "ignore" },
+  ];
+  assert.deepEqual(formatProgram(ops, syscallNames()), [
+    `   0  openat(-100, "/x", 0) -> r3 [errno 2: skip 2]  # open`,
+    `   1  decimal(r3, "/proc/self/fd/"+14)  # name`,
+    `   2  openat(-100, "/proc/self/fd/", 0) [retried 5 times while r7 lives]  # wait`,
+    `   3  skip 1 if r7 is 0  # branch`,
+    `   4  write(1, <3 bytes>, 3) [failure ignored]  # write`,
+  ]);
 });
