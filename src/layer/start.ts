@@ -48,10 +48,28 @@ function heldProcess(top: number, inner: number): number {
   return (found as { pid: number }).pid;
 }
 
-/** Refuses an app that would start with any privilege (read from the host, at its checkpoint). */
-function checkApp(pid: number): void {
+/**
+ * At the app's checkpoint: refuses an app that would start with any privilege, and holds it until
+ * every process between it and `top` has become bbl's native init (a layer's process execs it right
+ * after cloning the one below), so that nothing the app can see, its pid 1 above all, is still a
+ * copy of the launcher with the launcher's command line. Read from the host.
+ */
+function checkApp(top: number, pid: number): void {
+  const field = (p: number, name: string) =>
+    Deno.readTextFileSync(`/proc/${p}/status`).match(new RegExp(`^${name}:\\s*(.*)$`, "m"))?.[1].trim() ?? "";
   const problems = privilegeProblems(Deno.readTextFileSync(`/proc/${pid}/status`));
   if (problems.length > 0) throw new BblError(`refusing to start the app with privileges left: ${problems.join(", ")}`);
+  const above: number[] = [];
+  for (let p = Number(field(pid, "PPid"));; p = Number(field(p, "PPid"))) {
+    above.push(p);
+    if (p === top) break;
+    if (p <= 1) throw new BblError(`the app's process ${pid} is not below ${top}`);
+  }
+  const tick = new Int32Array(new SharedArrayBuffer(4));
+  for (let tries = 0; !above.every((p) => field(p, "Name") === "bbl-init"); tries++) {
+    if (tries >= 5000) throw new BblError("the layers above the app did not become inits within 5 s");
+    Atomics.wait(tick, 0, 0, 1);
+  }
 }
 
 /**
@@ -93,7 +111,7 @@ export function startSandbox(plan: Plan, stdio: number, beforeRelease: (pid: num
       pdeathsig: SIG.SIGKILL, // the launcher's death takes the whole sandbox down
       beforeRelease,
       ops: [],
-      inspect: (pid: number, inner: number) => checkApp(heldProcess(pid, inner)),
+      inspect: (pid: number, inner: number) => checkApp(pid, heldProcess(pid, inner)),
       // the program, with the checkpoint in the app's branch
       withCheckpoint: (checkpoint) => [
         ...entry,
