@@ -10,10 +10,6 @@ import { UsageError } from "../errors.ts";
 import { gatherHost } from "../host.ts";
 import { launch } from "../launcher.ts";
 import { openPty } from "../sys/pty.ts";
-import { formatPlan } from "../plan/format.ts";
-import { formatProgram } from "../sys/program.ts";
-import { syscallNames } from "../sys/consts.ts";
-import { doctor } from "../doctor.ts";
 import { VERSION } from "../version.ts";
 import type { Pty } from "../sys/pty.ts";
 import { flagsToConfig, NO_FLAGS } from "../config/flags.ts";
@@ -30,15 +26,15 @@ import { loadYaml } from "../yaml.ts";
 import { approve, type Asker } from "../config/approval.ts";
 import { askYesNo } from "./ask.ts";
 import { appImageRequest, type HostView, hostView, resolveConfig } from "../config/resolve.ts";
-import { type ImageFacts, imageFacts } from "../appimage/browser.ts";
+import type { ImageFacts } from "../appimage/browser.ts";
 import { formatMerged, mergeConfigs, type Merged } from "../config/merge.ts";
+import { formatProgram } from "../sys/program.ts";
+import { syscallNames } from "../sys/consts.ts";
 import { checkAppImageTools } from "../appimage/tools.ts";
-import { cacheBase, extracted, type SandboxRunner } from "../appimage/extract.ts";
-import { writeDesktopEntry } from "../appimage/desktop.ts";
+import type { SandboxRunner } from "../appimage/extract.ts";
 import { type Config, parseConfig } from "../config/schema.ts";
 import { bblDir, selfArgv } from "../selfexec.ts";
 import { SandboxState } from "../state/store.ts";
-import { addStateCommands } from "./state.ts";
 import { DEFAULT_HOSTNAME } from "../plan/config_steps.ts";
 import { notShownNote } from "../plan/visible.ts";
 
@@ -125,6 +121,7 @@ async function appImageFacts(
     const a = appImageRequest(name, image, view);
     checkAppImageTools([a], false);
     const look: SandboxRunner = probe ? sandboxRunner(host) : () => Promise.resolve(2);
+    const { imageFacts } = await import("../appimage/browser.ts");
     facts = await imageFacts(a, host.instanceBase, look);
   } catch {
     return null; // a bad image or a missing tool: the run itself says so
@@ -183,12 +180,14 @@ async function run(raw: RawRunOptions, args: string[], head: string[]): Promise<
   const opts = await resolveRun(raw, args, host);
   const template = loadTemplate(raw.template);
   if (raw.appimageExtract) {
+    const { cacheBase, extracted } = await import("../appimage/extract.ts");
     for (const a of opts.appimages) {
       a.extracted = await extracted(a, cacheBase(host.env, host.home), sandboxRunner(host));
     }
   }
   if (raw.desktopEntry) {
     const again = head.filter((a) => a !== "--desktop-entry");
+    const { writeDesktopEntry } = await import("../appimage/desktop.ts");
     const file = await writeDesktopEntry({
       image: opts.appimages[0],
       bblArgv: [...selfArgv(host.self), ...again],
@@ -267,6 +266,7 @@ export async function cli(argv: string[]): Promise<number> {
         // explain runs nothing: an AppImage not looked at before is not probed
         const opts = await resolveRun(raw, [...cmd, ...tail], host, false);
         const plan = buildPlan(opts, host, loadTemplate(raw.template));
+        const { formatPlan } = await import("../plan/format.ts");
         console.log(raw.json ? JSON.stringify(plan, null, 2) : formatPlan(plan));
         if (raw.steps) {
           const { sandboxProgram } = await import("../layer/start.ts");
@@ -294,17 +294,22 @@ export async function cli(argv: string[]): Promise<number> {
     .description("print the merged configuration of a sandbox and where each value comes from")
     .option("--config <file>", "include this configuration file, as a run would")
     .action((name: string | undefined, o: { config?: string }) => {
-      const host = gatherHost();
-      const flags = name === undefined ? {} : flagsToConfig({ ...NO_FLAGS, name });
-      const loaded = loadConfig(loadInput(host, flags, [], o.config));
-      Deno.stdout.writeSync(new TextEncoder().encode(formatMerged(loaded.merged, loaded.name)));
+      result = (async () => {
+        const host = gatherHost();
+        const flags = name === undefined ? {} : flagsToConfig({ ...NO_FLAGS, name });
+        const loaded = loadConfig(loadInput(host, flags, [], o.config));
+        Deno.stdout.writeSync(new TextEncoder().encode(formatMerged(loaded.merged, loaded.name)));
+        return 0;
+      })();
     });
+  // Subcommands and their modules: loaded with commander, never on a run's path.
+  const { addStateCommands } = await import("./state.ts");
   addStateCommands(program, (r) => result = r);
   program.command("template").description("print the embedded default layer template").action(() => {
     Deno.stdout.writeSync(new TextEncoder().encode(DEFAULT_TEMPLATE_TEXT));
   });
   program.command("doctor").description("check every requirement by trying it").action(() => {
-    result = doctor();
+    result = import("../doctor.ts").then(({ doctor }) => doctor());
   });
   // The fast path must know every subcommand, or it would run "bbl NEW" as a program named NEW.
   const registered = [...program.commands.map((c) => c.name()), "help"].sort().join(" ");
