@@ -5,12 +5,9 @@
 import { SysError } from "./errno.ts";
 import { MFD_CLOEXEC } from "./consts.ts";
 
-const lib = Deno.dlopen("libc.so.6", {
+const SYMBOLS = {
   __errno_location: { parameters: [], result: "pointer" },
-  mount: { parameters: ["buffer", "buffer", "buffer", "u64", "buffer"], result: "i32" },
-  umount2: { parameters: ["buffer", "i32"], result: "i32" },
   syscall: { parameters: ["i64", "i64", "i64", "i64", "i64", "i64", "i64"], result: "i64" },
-  chdir: { parameters: ["buffer"], result: "i32" },
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   read_async: { name: "read", parameters: ["i32", "buffer", "usize"], result: "isize", nonblocking: true },
@@ -39,9 +36,22 @@ const lib = Deno.dlopen("libc.so.6", {
   cfmakeraw: { parameters: ["buffer"], result: "void" },
   lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
-});
+} as const satisfies Deno.ForeignLibraryInterface;
 
-export const libc = lib.symbols;
+type Symbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+/**
+ * Each function is bound on its first use: binding costs a fraction of a millisecond each (Deno
+ * makes a call trampoline for it), and a run uses about half of them.
+ */
+export const libc: Symbols = new Proxy({} as Record<string, unknown>, {
+  get(bound, name: string) {
+    if (name in bound) return bound[name];
+    const def = (SYMBOLS as Record<string, Deno.ForeignFunction>)[name];
+    if (def === undefined) return undefined;
+    return bound[name] = Deno.dlopen("libc.so.6", { [name]: def }).symbols[name];
+  },
+}) as unknown as Symbols;
 
 export function errno(): number {
   const p = libc.__errno_location();
