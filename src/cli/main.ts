@@ -294,13 +294,10 @@ export async function cli(argv: string[]): Promise<number> {
     .description("print the merged configuration of a sandbox and where each value comes from")
     .option("--config <file>", "include this configuration file, as a run would")
     .action((name: string | undefined, o: { config?: string }) => {
-      result = (async () => {
-        const host = gatherHost();
-        const flags = name === undefined ? {} : flagsToConfig({ ...NO_FLAGS, name });
-        const loaded = loadConfig(loadInput(host, flags, [], o.config));
-        Deno.stdout.writeSync(new TextEncoder().encode(formatMerged(loaded.merged, loaded.name)));
-        return 0;
-      })();
+      const host = gatherHost();
+      const flags = name === undefined ? {} : flagsToConfig({ ...NO_FLAGS, name });
+      const loaded = loadConfig(loadInput(host, flags, [], o.config));
+      Deno.stdout.writeSync(new TextEncoder().encode(formatMerged(loaded.merged, loaded.name)));
     });
   // Subcommands and their modules: loaded with commander, never on a run's path.
   const { addStateCommands } = await import("./state.ts");

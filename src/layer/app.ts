@@ -1,5 +1,5 @@
 /**
- * The app's process: the steps it takes before its execve (native_layer.ts places them in its
+ * The app's process: the steps it takes before its execve (compile.ts places them in its
  * branch of the compiled program), and how a command name is found on a PATH.
  */
 import type { LayerPlan } from "../plan/types.ts";

@@ -1,5 +1,5 @@
 /**
- * AppImages in the app's root layer (native_layer.ts mounts them): /sbxdir/apps/NAME is the image's
+ * AppImages in the app's root layer (setup.ts mounts them): /sbxdir/apps/NAME is the image's
  * filesystem, run_NAME runs its AppRun, NAME.AppImage is the image itself (all read-only). The
  * launcher opens and checks the image the FUSE daemon reads (libfuse takes `/dev/fd/3`, the
  * connection the layer mounted, as "already mounted").

@@ -1,5 +1,5 @@
 /**
- * Starting the sandbox: the launcher compiles the layers' program (native_layer.ts), looking at the
+ * Starting the sandbox: the launcher compiles the layers' program (compile.ts), looking at the
  * host for what the plan left to run time, and the spawn stub's child runs it.
  */
 import type { Plan } from "../plan/types.ts";
@@ -12,7 +12,8 @@ import { libc, memfdOf } from "../sys/libc.ts";
 import { lstatOrNull } from "../sys/files.ts";
 import { initElf } from "../sys/init_elf.ts";
 import { SIG } from "../sys/consts.ts";
-import { layerProgram, type Look } from "./native_layer.ts";
+import { layerProgram } from "./compile.ts";
+import type { Look } from "./setup.ts";
 import { cloneFlags, entrySteps, highFd } from "./entry.ts";
 
 /** What is at a host path, as the launcher sees it (which is how the first layer sees it before its pivot). */

@@ -13,7 +13,7 @@ import { substitute } from "./template.ts";
 import { buildEnv } from "./env.ts";
 import { UsageError } from "../errors.ts";
 import { bblDir } from "../selfexec.ts";
-import { setupProblem } from "../layer/native_layer.ts";
+import { setupProblem } from "../layer/compile.ts";
 import { allLayers } from "./tree.ts";
 import type { NamedFile, RunOptions } from "./options.ts";
 import { builtAt, shownAt } from "./visible.ts";

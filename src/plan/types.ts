@@ -5,7 +5,7 @@ import type { NamedFile } from "./options.ts";
 /**
  * The plan: everything a run will do, computed before anything is created. It is plain JSON (each
  * layer below gets its own in /sbxdir/plans), printable by `bbl explain`; the launcher compiles it
- * into the program the sandbox's processes run (src/layer/native_layer.ts).
+ * into the program the sandbox's processes run (src/layer/compile.ts).
  */
 
 export const NAMESPACES = ["user", "pid", "mnt", "net", "ipc", "uts", "cgroup", "time"] as const;
@@ -166,7 +166,7 @@ export interface LayerPlan {
   /**
    * A layer whose processes are its helpers (no root, sublayers, pid namespace or hostname): its
    * parent starts each of them straight into its namespaces. The app layer's process is the app;
-   * every other layer has a process of its own, a program the launcher compiles (native_layer.ts).
+   * every other layer has a process of its own, a program the launcher compiles (compile.ts).
    */
   helperOnly?: true;
   /** Where this layer's process sees the host's root before its pivot ("" for the first layer; null: nowhere). */

@@ -1,7 +1,7 @@
 /**
  * bbl's native init as an executable: the machine code of src/sys/stub/init_*.S in a minimal static
  * ELF image (one read-and-execute segment and a non-executable stack), which each layer's process
- * execs from a memfd the launcher made, once the process below it exists (src/layer/native_layer.ts).
+ * execs from a memfd the launcher made, once the process below it exists (src/layer/compile.ts).
  * No file of it exists anywhere.
  */
 import { INIT_BYTES } from "./stub/bytes.ts";

@@ -263,12 +263,12 @@ Deno.test("a helper that exits, or is never ready, stops the start with a clear 
 Deno.test("bbl explain --steps prints the compiled program: each layer's setup, its clone, its init", async () => {
   const r = await bbl(["explain", "--steps", "--", "true"]);
   assert.equal(r.code, 0, r.stderr);
-  const steps = r.stdout.slice(r.stdout.indexOf("\nprogram")).split("\n").filter((l) => /^ +\d+  /.test(l));
+  const steps = r.stdout.slice(r.stdout.indexOf("\nprogram")).split("\n").filter((l) => /^ +\d+ {2}/.test(l));
   assert.ok(steps.length > 100, `${steps.length} steps`);
   for (
     const want of [
-      /pivot_root\("\.", "\."\)  # layer2: /,
-      /pivot_root\("\.", "\."\)  # layer3: /,
+      /pivot_root\("\.", "\."\) {2}# layer2: /,
+      /pivot_root\("\.", "\."\) {2}# layer3: /,
       /sethostname\("bbl", 3\)/,
     ]
   ) {

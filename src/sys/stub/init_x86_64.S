@@ -1,6 +1,6 @@
 # bbl init, x86_64 Linux: the resident pid 1 of a sandbox's pid namespace. Assembled by
 # scripts/gen-stub.ts into src/sys/stub/bytes.ts; src/sys/init_elf.ts wraps it in an ELF image that a
-# layer's process execs from a memfd once the process below it exists (src/layer/native_layer.ts).
+# layer's process execs from a memfd once the process below it exists (src/layer/compile.ts).
 #
 # Why: a Deno runtime has several threads, and capset/prctl act on one thread only; this init is one
 # thread, so the capabilities it drops and no_new_privs are true of the whole process. It also holds

@@ -1,5 +1,5 @@
 /**
- * The default tree's compiled program (src/layer/native_layer.ts: layer1+2, layer2h+3 and the app),
+ * The default tree's compiled program (src/layer/compile.ts and setup.ts: layer1+2, layer2h+3 and the app),
  * run on the interpreter's TypeScript model over a recording kernel: what each process mounts,
  * where, in which order, how it reaches destinations, where each branch of a clone goes, and what a
  * failing step reports.
@@ -9,7 +9,8 @@ import { buildPlan } from "../../src/plan/plan.ts";
 import { host, runOptions as opts } from "./fixtures.ts";
 import { DEFAULT_TEMPLATE } from "../../src/plan/default_template.ts";
 import { parseTemplate } from "../../src/plan/template.ts";
-import { layerProgram, type Look, setupProblem } from "../../src/layer/native_layer.ts";
+import { layerProgram, setupProblem } from "../../src/layer/compile.ts";
+import type { Look } from "../../src/layer/setup.ts";
 import { type KernelArg, runProgram, type SpawnOp } from "../../src/sys/program.ts";
 import { NR } from "../../src/sys/consts.ts";
 import { errnoName } from "../../src/sys/errno.ts";

@@ -1,11 +1,8 @@
 /**
- * A layer's process, compiled: its whole setup as a program for the spawn stub's interpreter
- * (src/sys/program.ts), run by the clone child the layer's process is, with no Deno runtime. In
- * bubblewrap's order: session, loopback, hostname, the new root (built on a tmpfs from the plan,
- * every destination reached through directories only, sources opened once and bound from that
- * descriptor), /sbxdir with the plans below, pivot, read-only remounts; its helpers, each waited for;
- * then a clone for the one process below it (a layer compiled the same way, or the app) while this
- * one execs the native init that waits for it, forwards signals to it and exits with its status.
+ * A layer's own setup as steps for the spawn stub's interpreter (src/sys/program.ts), in bubblewrap's
+ * order: session, loopback, hostname, the new root (built on a tmpfs from the plan, every destination
+ * reached through directories only, sources opened once and bound from that descriptor), /sbxdir with
+ * the plans below, pivot, read-only remounts. compile.ts adds its helpers and what runs below it.
  *
  * What the planner left to run time is looked at here, on the host (`Look`): whether a source exists,
  * is a directory or a symlink. The launcher compiles, seeing the host as the first layer does before
@@ -13,41 +10,24 @@
  * the kind of what they mask. A source that changes in between makes its step fail (an absent one
  * that appears is left out, as it would be had it appeared a moment after the sandbox started).
  */
-import type { FsOp, Helper, LayerPlan } from "../plan/types.ts";
+import type { FsOp, LayerPlan } from "../plan/types.ts";
 import { allLayers } from "../plan/tree.ts";
-import {
-  decimalOp,
-  PAUSE_MS,
-  type Reg,
-  reg,
-  skipIfZeroOp,
-  skipOp,
-  type SpawnOp,
-  storeOp,
-  type StringList,
-} from "../sys/program.ts";
-import { closeFdsOp, noNewPrivsOp } from "../sys/privileges.ts";
-import { seccompOp } from "../seccomp/apply.ts";
+import { decimalOp, type Reg, reg, skipOp, type SpawnOp } from "../sys/program.ts";
 import { runScript } from "./appimage.ts";
 import {
   AT_EMPTY_PATH,
   AT_FDCWD,
   AT_RECURSIVE,
-  CLOSE_RANGE_CLOEXEC,
-  FORWARDED_SIGNALS,
   IFF_UP,
   MNT_DETACH,
   MOUNT_ATTR,
   MS,
   nr,
   O,
-  SIG,
   SIOCSIFFLAGS,
 } from "../sys/consts.ts";
-import { TIOCSCTTY, TIOCSPGRP } from "../sys/pty.ts";
+import { TIOCSCTTY } from "../sys/pty.ts";
 import { BblError } from "../errors.ts";
-import { appSteps } from "./app.ts";
-import { cloneFlags, entrySteps, layerPrivilegeOps } from "./entry.ts";
 
 /**
  * What is at a host path, not following a final symlink (its target, and whether it leads to a
@@ -57,35 +37,18 @@ export type Look = (
   path: string,
 ) => { kind: "dir" | "file" | "symlink"; target?: string; toDir?: boolean } | null | undefined;
 
-/**
- * Why `layer` (not the app's, not helpers only) cannot be set up by a compiled program, or null: the
- * shapes this compiler does not take, which the planner refuses.
- */
-export function setupProblem(layer: LayerPlan): string | null {
-  if (layer.rootMount && !layer.sbxdir) return "a root without /sbxdir";
-  const fuse = (layer.appimages ?? []).filter((a) => !a.extracted);
-  if (fuse.length > FUSE_REGS.length) return `more than ${FUSE_REGS.length} AppImages`;
-  if (fuse.length > 0 && layer.uidMap?.length !== 1) return "AppImages without a user namespace of this layer's";
-  const hv = layer.hostView ?? null;
-  // Outside the host view is what this sandbox made (a helper's socket in a parent's root): bound as
-  // found at run time; nothing else can be looked at beforehand.
-  const outside = layer.fs.filter((f) =>
-    "src" in f && f.kind !== "bind" && f.kind !== "robind" &&
-    (hv === null || !(f.src === hv || f.src.startsWith(`${hv}/`)))
-  );
-  if (hv !== "" && outside.length > 0) {
-    return `sources outside the host's view: ${outside.map((f) => `${f.kind} ${f.dest}`).join(", ")}`;
-  }
-  // The init this layer's process becomes waits for the one process below it, so there is one.
-  if (layer.sublayers.filter((s) => !s.helperOnly).length !== 1) {
-    return "it starts helpers only, or more than one layer: it must start exactly one besides its helper layers";
-  }
-  return null;
+/** The descriptors the launcher passes down. */
+export interface NativeFds {
+  /** The native init's ELF image (a memfd). */
+  init: number;
+  /** The AppImages mounted with FUSE, opened read-only and checked by the launcher, by name. */
+  images: Record<string, number>;
 }
 
-const bytes = (s: string) => new TextEncoder().encode(s + "\0");
+export const bytes = (s: string) => new TextEncoder().encode(s + "\0");
 const RESOLVE_NO_SYMLINKS = 0x04, RESOLVE_BENEATH = 0x08;
-const EEXIST = 17, ENOENT = 2, EACCES = 13, ENOTDIR = 20;
+const EEXIST = 17;
+export const ENOENT = 2, EACCES = 13, ENOTDIR = 20;
 const OPEN_TREE_CLONE = 1, OPEN_TREE_CLOEXEC = O.CLOEXEC;
 const MOVE_MOUNT_F_EMPTY_PATH = 0x4, MOVE_MOUNT_T_EMPTY_PATH = 0x40;
 const CREATE = O.CREAT | O.EXCL | O.WRONLY | O.NOFOLLOW | O.CLOEXEC;
@@ -94,12 +57,12 @@ const CREATE = O.CREAT | O.EXCL | O.WRONLY | O.NOFOLLOW | O.CLOEXEC;
  * Registers: the new root, the root after the pivot, the process below, the mask file, the directory
  * a multi-step kind works in (its /dev, /proc or /sbxdir) and one below it, then a rotating set.
  */
-const ROOT = reg(1), NEWROOT = reg(2), CHILD = reg(3), MASKFILE = reg(4), HOLD = reg(5), HOLD2 = reg(6);
-/** The helper being waited for. */
-const HELPER = reg(7);
+const ROOT = reg(1), NEWROOT = reg(2), MASKFILE = reg(4), HOLD = reg(5), HOLD2 = reg(6);
+/** The process below (compile.ts), and the helper being waited for. */
+export const CHILD = reg(3), HELPER = reg(7);
 const FIRST_SCRATCH = 8, LAST_SCRATCH = 23;
 /** The FUSE connections of the AppImages a layer mounts, until their daemons have them. */
-const FUSE_REGS = [24, 25, 26, 27, 28, 29, 30, 31].map(reg);
+export const FUSE_REGS = [24, 25, 26, 27, 28, 29, 30, 31].map(reg);
 
 /** Overlay options are comma- and colon-separated; such characters in paths would change their meaning. */
 function overlayPath(p: string): string {
@@ -107,21 +70,22 @@ function overlayPath(p: string): string {
   return p;
 }
 
-class Compiler {
+/** The steps of one layer's own setup, as they are added (`ops`). */
+export class LayerSetup {
   ops: SpawnOp[] = [];
   private next = FIRST_SCRATCH;
   /** Destinations made read-only after the pivot. */
   private readonlyLater: string[] = [];
   private madeMaskFile = false;
-  private readonly L: string;
+  readonly L: string;
   private readonly scratchDir: string;
 
-  constructor(private layer: LayerPlan, private look: Look, private fds: NativeFds) {
+  constructor(private layer: LayerPlan, private look: Look, readonly fds: NativeFds) {
     this.L = layer.name;
     this.scratchDir = `${layer.rootMount}.scratch`;
   }
 
-  private scratch(): Reg {
+  scratch(): Reg {
     const r = reg(this.next);
     this.next = this.next === LAST_SCRATCH ? FIRST_SCRATCH : this.next + 1;
     return r;
@@ -132,7 +96,7 @@ class Compiler {
   }
 
   /** openat2(dir, name, flags, RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH) into a register. */
-  private beneath(what: string, dir: Reg, name: string, flags: number, into?: Reg): Reg {
+  beneath(what: string, dir: Reg, name: string, flags: number, into?: Reg): Reg {
     const how = new BigUint64Array([BigInt(flags | O.CLOEXEC), 0n, BigInt(RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH)]);
     const r = into ?? this.scratch();
     this.step({ what, nr: nr("openat2"), args: [dir, bytes(name), new Uint8Array(how.buffer), 24], result: r });
@@ -638,83 +602,6 @@ class Compiler {
     this.readonlyLater.push("/sbxdir");
   }
 
-  /**
-   * Starts helper `h` of layer `hl` (`direct`: into that layer's namespaces, ids and privilege drops,
-   * as its parent) and waits until it is ready: a path that exists, or a socket that accepts, tried
-   * every PAUSE_MS until its timeout while it lives. An AppImage's daemon gets its FUSE connection on
-   * fd 3 and the image on fd 4; this layer then holds neither, so a daemon that dies fails the mount.
-   */
-  helper(h: Helper, hl: LayerPlan, direct: boolean): void {
-    const L = this.L, cmd = h.run[0];
-    const pass: (Reg | number)[] = [];
-    const fuseAt = h.appimage ? this.fuse.indexOf(h.appimage) : -1;
-    if (h.appimage) {
-      if (fuseAt < 0) throw new Error(`${L}: the AppImage ${h.appimage} is not mounted here`);
-      pass.push(FUSE_REGS[fuseAt], this.fds.images[h.appimage]);
-    }
-    const policy = hl.helperSeccomp;
-    const env = { strings: Object.entries(hl.env).map(([k, v]) => `${k}=${v}`) };
-    const child: SpawnOp[] = [
-      ...(direct ? entrySteps(hl, -1).filter((op) => op.nr !== nr("close_range")) : []),
-      ...pass.map((fd, i) => ({
-        what: `starting helper ${cmd}: passing it a descriptor`,
-        nr: nr("dup3"),
-        args: [fd, 3 + i, 0],
-      })),
-      closeFdsOp(3 + pass.length),
-      ...(direct ? layerPrivilegeOps(hl) : []),
-      ...(policy ? [noNewPrivsOp(), seccompOp(policy)] : []), // last: it may forbid what the steps above use
-      { what: `starting helper ${cmd}: its signal mask`, nr: nr("rt_sigprocmask"), args: [2, signalMask([]), 0, 8] },
-      ...execSteps(`helper ${cmd}`, h.run, hl.env.PATH ?? "", null, env),
-    ];
-    const timeout = h.timeout ?? 10;
-    const waiting = { helper: cmd, timeout };
-    const parent: SpawnOp[] = [];
-    if (fuseAt >= 0) {
-      parent.push({
-        what: `${L}: handing over the FUSE connection of ${h.appimage}`,
-        nr: nr("close"),
-        args: [FUSE_REGS[fuseAt]],
-      });
-    }
-    const tries = { tries: Math.ceil((timeout * 1000) / PAUSE_MS), whileAlive: HELPER };
-    if (h.wait && "path" in h.wait) {
-      parent.push({
-        what: `${L}: waiting for helper ${cmd}`,
-        nr: nr("newfstatat"),
-        args: [AT_FDCWD, bytes(h.wait.path), new Uint8Array(256), 0x100 /* AT_SYMLINK_NOFOLLOW */],
-        onFail: tries,
-        readiness: waiting,
-      });
-    } else if (h.wait) {
-      const addr = new Uint8Array(110); // struct sockaddr_un
-      new DataView(addr.buffer).setUint16(0, 1, /* AF_UNIX */ true);
-      const path = new TextEncoder().encode(h.wait.socket);
-      if (path.length >= 108) throw new BblError(`${L}: helper ${cmd}: socket path too long: ${h.wait.socket}`);
-      addr.set(path, 2);
-      const sock = this.scratch();
-      parent.push(
-        { what: `${L}: waiting for helper ${cmd}`, nr: nr("socket"), args: [1, 1 | O.CLOEXEC, 0], result: sock },
-        {
-          what: `${L}: waiting for helper ${cmd}`,
-          nr: nr("connect"),
-          args: [sock, addr, addr.length],
-          onFail: tries,
-          readiness: waiting,
-        },
-        { what: `${L}: waiting for helper ${cmd}`, nr: nr("close"), args: [sock] },
-      );
-    }
-    this.step({
-      what: `${L}: starting helper ${cmd}`,
-      nr: nr("clone"),
-      args: [(direct ? cloneFlags(hl.unshare) : 0) | 17, 0, 0, 0, 0],
-      result: HELPER,
-    });
-    this.step(skipIfZeroOp(`${L}: helper ${cmd}'s branch`, HELPER, parent.length + 1));
-    this.ops.push(...parent, skipOp(`${L}: helper ${cmd} is ready`, child.length), ...child);
-  }
-
   /** The layer's own setup, up to and including the read-only remounts after its pivot. */
   setup(): void {
     const { layer, L } = this;
@@ -803,111 +690,4 @@ export function lookThrough(hostView: string | null, look: Look): Look {
     if (p !== hostView && !p.startsWith(`${hostView}/`)) return undefined;
     return look(p === hostView ? "/" : p.slice(hostView.length));
   };
-}
-
-/** The descriptors the launcher passes down. */
-export interface NativeFds {
-  /** The native init's ELF image (a memfd). */
-  init: number;
-  /** The AppImages mounted with FUSE, opened read-only and checked by the launcher, by name. */
-  images: Record<string, number>;
-}
-
-const signalMask = (sigs: number[]) =>
-  new Uint8Array(new BigUint64Array([sigs.reduce((m, s) => m | (1n << BigInt(s - 1)), 0n)]).buffer);
-
-/**
- * execve of `argv` (a helper's, or with `helper` null the app's): `path` when bbl found it, a path
- * with a slash as given, else each directory of `PATH` in turn, as a shell does (a directory that
- * does not have it, or not executable, is passed over).
- */
-function execSteps(
-  helper: string | null,
-  argv: string[],
-  PATH: string,
-  path: string | null,
-  env: StringList,
-): SpawnOp[] {
-  const cmd = argv[0];
-  const direct = path ?? (cmd.includes("/") ? cmd : null);
-  const tries = direct !== null ? [direct] : PATH.split(":").map((d) => `${d || "."}/${cmd}`);
-  return tries.map((p, i) => ({
-    what: helper ? `starting ${helper}: executing ${p}` : `executing ${p}`,
-    nr: nr("execve"),
-    args: [bytes(p), { strings: argv }, env],
-    ...(helper ? {} : { app: direct !== null ? "path" as const : "search" as const }),
-    ...(i < tries.length - 1 ? { onFail: { errno: [ENOENT, EACCES, ENOTDIR], skip: 0 } } : {}),
-  }));
-}
-
-/**
- * The app's process: its steps, the working directory, the terminal, `checkpoint` (where bbl checks
- * it from outside before it runs), then its execve (tried along PATH).
- */
-function appProgram(layer: LayerPlan, checkpoint: SpawnOp[]): SpawnOp[] {
-  const app = layer.app!;
-  const what = `starting ${app.argv[0]}`;
-  // The first that exists of its directory, its home, / (each later success replaces an earlier one).
-  const cd = [[app.cwd, "ignore"], [app.home, "ignore"], ["/", "report"]].reverse().map(([dir, onFail]) => ({
-    what: `${what}: entering ${dir}`,
-    nr: nr("chdir"),
-    args: [bytes(dir)],
-    onFail: onFail as "ignore" | "report",
-  }));
-  const middle: SpawnOp[] = [...cd];
-  if (app.terminal) {
-    // The foreground group of the sandbox's terminal: this one (signals stay blocked until its execve).
-    const self = reg(7), pgid = new Uint8Array(8);
-    middle.push(
-      { what: `${what}: giving it the terminal`, nr: nr("getpid"), args: [], result: self },
-      storeOp(`${what}: giving it the terminal`, self, pgid),
-      { what: `${what}: giving it the terminal`, nr: nr("ioctl"), args: [0, TIOCSPGRP, pgid] },
-    );
-  }
-  const env = { strings: Object.entries(app.env).map(([k, v]) => `${k}=${v}`) };
-  const execs = execSteps(null, app.argv, app.env.PATH ?? "", app.path ?? null, env);
-  return [
-    ...appSteps(layer, middle),
-    ...checkpoint,
-    { what: `${what}: its signal mask`, nr: nr("rt_sigprocmask"), args: [2, signalMask([]), 0, 8] },
-    ...execs,
-  ];
-}
-
-/**
- * The program of a compiled layer's process, after its entry steps: its setup, then a clone whose
- * child is the one process below it (compiled the same way, or the app) while this one execs the
- * init that waits for it. `checkpoint`: the steps the app takes last before its execve.
- */
-export function layerProgram(layer: LayerPlan, look: Look, fds: NativeFds, checkpoint: SpawnOp[] = []): SpawnOp[] {
-  const c = new Compiler(layer, lookThrough(layer.hostView ?? null, look), fds);
-  c.setup();
-  // Helpers before what runs below (the app needs them ready), each waited for: the layer's own,
-  // then those of its helper layers, entering those layers' namespaces.
-  for (const h of layer.helpers) c.helper(h, layer, false);
-  for (const hl of layer.sublayers.filter((s) => s.helperOnly)) for (const h of hl.helpers) c.helper(h, hl, true);
-  const sub = layer.sublayers.find((s) => !s.helperOnly)!;
-  const L = layer.name, S = sub.name;
-  const child = sub.app
-    ? appProgram(sub, checkpoint)
-    : [...entrySteps(sub, -1), ...layerPrivilegeOps(sub), ...layerProgram(sub, look, fds, checkpoint)];
-  const pid = bytes("\0".repeat(24));
-  const forwarded = FORWARDED_SIGNALS.reduce((m, s) => m | (1n << BigInt(SIG[s])), 0n);
-  const parent: SpawnOp[] = [
-    decimalOp(`${L}: naming ${S}'s process`, CHILD, pid, 0),
-    { what: `${L}: closing descriptors`, nr: nr("close_range"), args: [3, 0xffffffff, CLOSE_RANGE_CLOEXEC] },
-    {
-      what: `${L}: starting the native init`,
-      nr: nr("execveat"),
-      args: [fds.init, bytes(""), { strings: ["bbl-init", pid, String(forwarded)] }, { strings: [] }, AT_EMPTY_PATH],
-    },
-  ];
-  c.step({
-    what: `${L}: starting ${S}`,
-    nr: nr("clone"),
-    args: [cloneFlags(sub.unshare) | 17, /* SIGCHLD */ 0, 0, 0, 0],
-    result: CHILD,
-  });
-  c.step(skipIfZeroOp(`${L}: ${S}'s branch`, CHILD, parent.length));
-  return [...c.ops, ...parent, ...child];
 }
