@@ -64,10 +64,11 @@ export function setupProblem(layer: LayerPlan): string | null {
 }
 
 /**
- * Adds to `c` the start of helper `h` of layer `hl` (`direct`: into that layer's namespaces, ids and privilege drops,
- * as its parent) and waits until it is ready: a path that exists, or a socket that accepts, tried
- * every PAUSE_MS until its timeout while it lives. An AppImage's daemon gets its FUSE connection on
- * fd 3 and the image on fd 4; this layer then holds neither, so a daemon that dies fails the mount.
+ * Adds to `c` the start of helper `h` of layer `hl` (`direct`: into that layer's namespaces, ids and
+ * privilege drops, as its parent) and the wait until it is ready: a path that exists, or a socket
+ * that accepts, tried every PAUSE_MS until its timeout while it lives. An AppImage's daemon gets its
+ * FUSE connection on fd 3 and the image on fd 4; this layer then holds neither, so a daemon that
+ * dies fails the mount instead of hanging it.
  */
 export function helperSteps(c: LayerSetup, h: Helper, hl: LayerPlan, direct: boolean): void {
   const L = c.L, cmd = h.run[0];
