@@ -21,10 +21,10 @@ import { seccompOp } from "../seccomp/apply.ts";
 import { AT_EMPTY_PATH, AT_FDCWD, CLOSE_RANGE_CLOEXEC, FORWARDED_SIGNALS, nr, O, SIG } from "../sys/consts.ts";
 import { TIOCSPGRP } from "../sys/pty.ts";
 import { BblError } from "../errors.ts";
+import { cstr } from "../sys/libc.ts";
 import { appSteps } from "./app.ts";
 import { cloneFlags, entrySteps, layerPrivilegeOps } from "./entry.ts";
 import {
-  bytes,
   CHILD,
   EACCES,
   ENOENT,
@@ -108,7 +108,7 @@ export function helperSteps(c: LayerSetup, h: Helper, hl: LayerPlan, direct: boo
     parent.push({
       what: `${L}: waiting for helper ${cmd}`,
       nr: nr("newfstatat"),
-      args: [AT_FDCWD, bytes(h.wait.path), new Uint8Array(256), 0x100 /* AT_SYMLINK_NOFOLLOW */],
+      args: [AT_FDCWD, cstr(h.wait.path), new Uint8Array(256), 0x100 /* AT_SYMLINK_NOFOLLOW */],
       onFail: tries,
       readiness: waiting,
     });
@@ -162,7 +162,7 @@ function execSteps(
   return tries.map((p, i) => ({
     what: helper ? `starting ${helper}: executing ${p}` : `executing ${p}`,
     nr: nr("execve"),
-    args: [bytes(p), { strings: argv }, env],
+    args: [cstr(p), { strings: argv }, env],
     ...(helper ? {} : { app: direct !== null ? "path" as const : "search" as const }),
     ...(i < tries.length - 1 ? { onFail: { errno: [ENOENT, EACCES, ENOTDIR], skip: 0 } } : {}),
   }));
@@ -179,7 +179,7 @@ function appProgram(layer: LayerPlan, checkpoint: SpawnOp[]): SpawnOp[] {
   const cd = [[app.cwd, "ignore"], [app.home, "ignore"], ["/", "report"]].reverse().map(([dir, onFail]) => ({
     what: `${what}: entering ${dir}`,
     nr: nr("chdir"),
-    args: [bytes(dir)],
+    args: [cstr(dir)],
     onFail: onFail as "ignore" | "report",
   }));
   const middle: SpawnOp[] = [...cd];
@@ -219,7 +219,7 @@ export function layerProgram(layer: LayerPlan, look: Look, fds: NativeFds, check
   const child = sub.app
     ? appProgram(sub, checkpoint)
     : [...entrySteps(sub, -1), ...layerPrivilegeOps(sub), ...layerProgram(sub, look, fds, checkpoint)];
-  const pid = bytes("\0".repeat(24));
+  const pid = cstr("\0".repeat(24));
   const forwarded = FORWARDED_SIGNALS.reduce((m, s) => m | (1n << BigInt(SIG[s])), 0n);
   const parent: SpawnOp[] = [
     decimalOp(`${L}: naming ${S}'s process`, CHILD, pid, 0),
@@ -227,7 +227,7 @@ export function layerProgram(layer: LayerPlan, look: Look, fds: NativeFds, check
     {
       what: `${L}: starting the native init`,
       nr: nr("execveat"),
-      args: [fds.init, bytes(""), { strings: ["bbl-init", pid, String(forwarded)] }, { strings: [] }, AT_EMPTY_PATH],
+      args: [fds.init, cstr(""), { strings: ["bbl-init", pid, String(forwarded)] }, { strings: [] }, AT_EMPTY_PATH],
     },
   ];
   c.step({

@@ -28,6 +28,7 @@ import {
 } from "../sys/consts.ts";
 import { TIOCSCTTY } from "../sys/pty.ts";
 import { BblError } from "../errors.ts";
+import { cstr } from "../sys/libc.ts";
 
 /**
  * What is at a host path, not following a final symlink (its target, and whether it leads to a
@@ -45,7 +46,6 @@ export interface NativeFds {
   images: Record<string, number>;
 }
 
-export const bytes = (s: string) => new TextEncoder().encode(s + "\0");
 const RESOLVE_NO_SYMLINKS = 0x04, RESOLVE_BENEATH = 0x08;
 const EEXIST = 17;
 export const ENOENT = 2, EACCES = 13, ENOTDIR = 20;
@@ -96,10 +96,10 @@ export class LayerSetup {
   }
 
   /** openat2(dir, name, flags, RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH) into a register. */
-  beneath(what: string, dir: Reg, name: string, flags: number, into?: Reg): Reg {
+  private beneath(what: string, dir: Reg, name: string, flags: number, into?: Reg): Reg {
     const how = new BigUint64Array([BigInt(flags | O.CLOEXEC), 0n, BigInt(RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH)]);
     const r = into ?? this.scratch();
-    this.step({ what, nr: nr("openat2"), args: [dir, bytes(name), new Uint8Array(how.buffer), 24], result: r });
+    this.step({ what, nr: nr("openat2"), args: [dir, cstr(name), new Uint8Array(how.buffer), 24], result: r });
     return r;
   }
 
@@ -121,7 +121,7 @@ export class LayerSetup {
   }
 
   private mkdir(what: string, dir: Reg | number, name: string, mode = 0o755): void {
-    this.step({ what, nr: nr("mkdirat"), args: [dir, bytes(name), mode], onFail: { errno: EEXIST, skip: 0 } });
+    this.step({ what, nr: nr("mkdirat"), args: [dir, cstr(name), mode], onFail: { errno: EEXIST, skip: 0 } });
   }
 
   /** dest itself (it must exist; never created): its register (`into`, when given). */
@@ -141,7 +141,7 @@ export class LayerSetup {
       this.step({
         what,
         nr: nr("openat"),
-        args: [dir, bytes(name), CREATE, 0o644],
+        args: [dir, cstr(name), CREATE, 0o644],
         result: f,
         onFail: { errno: EEXIST, skip: 1 },
       });
@@ -152,7 +152,7 @@ export class LayerSetup {
 
   /** "/proc/self/fd/N" for register r, written when this step runs. */
   private procPath(r: Reg): Uint8Array {
-    const buf = bytes("/proc/self/fd/" + "\0".repeat(24));
+    const buf = cstr("/proc/self/fd/" + "\0".repeat(24));
     this.step(decimalOp(`${this.L}: naming a descriptor`, r, buf, 14));
     return buf;
   }
@@ -160,7 +160,7 @@ export class LayerSetup {
   /** mount(2) of a new filesystem on what register `at` holds. */
   private mountFs(what: string, at: Reg, type: string, flags: number, data: string): void {
     const target = this.procPath(at);
-    this.step({ what, nr: nr("mount"), args: [bytes(type), target, bytes(type), flags, bytes(data)] });
+    this.step({ what, nr: nr("mount"), args: [cstr(type), target, cstr(type), flags, cstr(data)] });
   }
 
   private tmpfs(what: string, at: Reg, mode: number, size: string, flags: number = MS.NOSUID | MS.NODEV): void {
@@ -171,11 +171,11 @@ export class LayerSetup {
   private attach(what: string, tree: Reg, attrs: number, at: Reg, recursive: boolean): void {
     const attr = new BigUint64Array([BigInt(attrs), 0n, 0n, 0n]);
     const flags = AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
-    this.step({ what, nr: nr("mount_setattr"), args: [tree, bytes(""), flags, new Uint8Array(attr.buffer), 32] });
+    this.step({ what, nr: nr("mount_setattr"), args: [tree, cstr(""), flags, new Uint8Array(attr.buffer), 32] });
     this.step({
       what,
       nr: nr("move_mount"),
-      args: [tree, bytes(""), at, bytes(""), MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH],
+      args: [tree, cstr(""), at, cstr(""), MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH],
     });
   }
 
@@ -183,7 +183,7 @@ export class LayerSetup {
   private tree(what: string, dir: Reg | number, path: string, recursive: boolean): Reg {
     const tree = this.scratch();
     const flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0) | (path ? 0 : AT_EMPTY_PATH);
-    this.step({ what, nr: nr("open_tree"), args: [dir, bytes(path), flags], result: tree });
+    this.step({ what, nr: nr("open_tree"), args: [dir, cstr(path), flags], result: tree });
     return tree;
   }
 
@@ -191,7 +191,7 @@ export class LayerSetup {
   private bind(src: string, dest: string, readonly: boolean, isDir: boolean): void {
     const what = `${this.L}: mounting ${src} at ${dest}`;
     const s = this.scratch();
-    this.step({ what, nr: nr("openat"), args: [AT_FDCWD, bytes(src), O.PATH | O.CLOEXEC], result: s });
+    this.step({ what, nr: nr("openat"), args: [AT_FDCWD, cstr(src), O.PATH | O.CLOEXEC], result: s });
     const at = this.mountPoint(dest, !isDir);
     const tree = this.tree(what, s, "", true);
     this.attach(what, tree, MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | (readonly ? MOUNT_ATTR.RDONLY : 0), at, true);
@@ -205,14 +205,13 @@ export class LayerSetup {
   private bindFound(src: string, dest: string, readonly: boolean): void {
     const what = `${this.L}: mounting ${src} at ${dest}`;
     const s = this.scratch();
-    this.step({ what, nr: nr("openat"), args: [AT_FDCWD, bytes(src), O.PATH | O.CLOEXEC], result: s });
+    this.step({ what, nr: nr("openat"), args: [AT_FDCWD, cstr(src), O.PATH | O.CLOEXEC], result: s });
     const attrs = MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV | (readonly ? MOUNT_ATTR.RDONLY : 0);
-    const branch = (asFile: boolean) => {
-      const mark = this.ops.length;
-      const at = this.mountPoint(dest, asFile);
-      this.attach(what, this.tree(what, s, "", true), attrs, at, true);
-      return this.ops.splice(mark);
-    };
+    const branch = (asFile: boolean) =>
+      this.capture(() => {
+        const at = this.mountPoint(dest, asFile);
+        this.attach(what, this.tree(what, s, "", true), attrs, at, true);
+      });
     const dir = branch(false), file = branch(true);
     this.step({ what, nr: nr("fchdir"), args: [s], onFail: { errno: ENOTDIR, skip: dir.length + 1 } });
     this.ops.push(...dir, skipOp(`${what} (a directory)`, file.length), ...file);
@@ -226,17 +225,27 @@ export class LayerSetup {
       this.step({
         what,
         nr: nr("openat"),
-        args: [AT_FDCWD, bytes(`${this.scratchDir}/mask`), CREATE, 0],
+        args: [AT_FDCWD, cstr(`${this.scratchDir}/mask`), CREATE, 0],
         result: MASKFILE,
       });
     }
     return MASKFILE;
   }
 
-  /** Covers what register `at` holds with the empty mode-000 file, read-only (3 steps). */
-  private maskWithEmptyFile(what: string, at: Reg): void {
-    const tree = this.tree(what, MASKFILE, "", false);
+  /**
+   * Covers the file register `at` holds with a read-only bind of the file at `path` relative to
+   * `from` ("" for `from` itself; the mask file for a mask): 3 steps.
+   */
+  private coverReadonly(what: string, from: Reg | number, path: string, at: Reg): void {
+    const tree = this.tree(what, from, path, false);
     this.attach(what, tree, MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV, at, false);
+  }
+
+  /** The steps `fn` adds, taken out of `ops` (a branch, placed by the caller). */
+  private capture(fn: () => void): SpawnOp[] {
+    const mark = this.ops.length;
+    fn();
+    return this.ops.splice(mark);
   }
 
   /** A file with exactly `content` and `mode`, created by `create` (opening it into `f`). */
@@ -320,7 +329,7 @@ export class LayerSetup {
           this.readonlyLater.push(op.dest);
         } else {
           this.maskFile();
-          this.maskWithEmptyFile(`${L}: masking ${op.dest}`, at);
+          this.coverReadonly(`${L}: masking ${op.dest}`, MASKFILE, "", at);
         }
         return;
       }
@@ -335,15 +344,15 @@ export class LayerSetup {
         // The upper layer lives on a tmpfs of this mount namespace, on a scratch directory of the instance.
         const dir = `${this.scratchDir}/tmp-overlay-${index}`;
         const what = `${L}: mounting a tmpfs for the overlay at ${op.dest}`;
-        this.step({ what, nr: nr("mkdirat"), args: [AT_FDCWD, bytes(dir), 0o700] });
+        this.step({ what, nr: nr("mkdirat"), args: [AT_FDCWD, cstr(dir), 0o700] });
         const data = `mode=0755,size=${op.size}`;
         this.step({
           what,
           nr: nr("mount"),
-          args: [bytes("tmpfs"), bytes(dir), bytes("tmpfs"), MS.NOSUID | MS.NODEV, bytes(data)],
+          args: [cstr("tmpfs"), cstr(dir), cstr("tmpfs"), MS.NOSUID | MS.NODEV, cstr(data)],
         });
-        this.step({ what, nr: nr("mkdirat"), args: [AT_FDCWD, bytes(`${dir}/upper`), 0o755] });
-        this.step({ what, nr: nr("mkdirat"), args: [AT_FDCWD, bytes(`${dir}/work`), 0o755] });
+        this.step({ what, nr: nr("mkdirat"), args: [AT_FDCWD, cstr(`${dir}/upper`), 0o755] });
+        this.step({ what, nr: nr("mkdirat"), args: [AT_FDCWD, cstr(`${dir}/work`), 0o755] });
         const options = `lowerdir=${
           op.lower.map(overlayPath).join(":")
         },upperdir=${dir}/upper,workdir=${dir}/work,userxattr`;
@@ -361,7 +370,7 @@ export class LayerSetup {
     this.step({
       what: `${this.L}: creating the symlink ${dest}`,
       nr: nr("symlinkat"),
-      args: [bytes(target), dir, bytes(name)],
+      args: [cstr(target), dir, cstr(name)],
     });
   }
 
@@ -373,48 +382,24 @@ export class LayerSetup {
     const what = `${this.L}: creating ${op.dest}`;
     const [dir, name] = this.parent(ROOT, op.dest, true);
     const f = this.scratch();
-    const create: SpawnOp = { what, nr: nr("openat"), args: [dir, bytes(name), CREATE, op.mode], result: f };
+    const create: SpawnOp = { what, nr: nr("openat"), args: [dir, cstr(name), CREATE, op.mode], result: f };
     if (op.kind === "file") {
       this.step(create);
       return this.writeFile(what, f, op.content, op.mode);
     }
-    const made: SpawnOp[] = [], cover: SpawnOp[] = [];
-    const sub = (into: SpawnOp[], fn: () => void) => {
-      const mark = this.ops.length;
-      fn();
-      into.push(...this.ops.splice(mark));
-    };
-    sub(made, () => {
+    const made = this.capture(() => {
       this.writeFile(what, f, op.content, op.mode);
-      const tree = this.tree(`${this.L}: protecting ${op.dest}`, dir, name, false);
       const at = this.beneath(`${this.L}: protecting ${op.dest}`, dir, name, O.PATH);
-      this.attach(
-        `${this.L}: protecting ${op.dest}`,
-        tree,
-        MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV,
-        at,
-        false,
-      );
+      this.coverReadonly(`${this.L}: protecting ${op.dest}`, dir, name, at); // the file by itself
     });
-    sub(cover, () => {
+    const cover = this.capture(() => {
+      const replacing = `${this.L}: replacing ${op.dest}`;
       const own = `${this.scratchDir}/file-${index}`;
       const g = this.scratch();
-      this.step({
-        what: `${this.L}: replacing ${op.dest}`,
-        nr: nr("openat"),
-        args: [AT_FDCWD, bytes(own), CREATE, op.mode],
-        result: g,
-      });
-      this.writeFile(`${this.L}: replacing ${op.dest}`, g, op.content, op.mode);
-      const tree = this.tree(`${this.L}: replacing ${op.dest}`, AT_FDCWD, own, false);
-      const at = this.beneath(`${this.L}: replacing ${op.dest}`, dir, name, O.PATH); // a symlink there fails
-      this.attach(
-        `${this.L}: replacing ${op.dest}`,
-        tree,
-        MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV,
-        at,
-        false,
-      );
+      this.step({ what: replacing, nr: nr("openat"), args: [AT_FDCWD, cstr(own), CREATE, op.mode], result: g });
+      this.writeFile(replacing, g, op.content, op.mode);
+      const at = this.beneath(replacing, dir, name, O.PATH); // a symlink there fails
+      this.coverReadonly(replacing, AT_FDCWD, own, at);
     });
     // Created: `made`, then jump over `cover`; already there: straight to `cover`.
     this.step({ ...create, onFail: { errno: EEXIST, skip: made.length + 1 } });
@@ -434,7 +419,7 @@ export class LayerSetup {
       this.step({
         what,
         nr: nr("openat"),
-        args: [proc, bytes("sys/user/max_user_namespaces"), O.WRONLY | O.CLOEXEC],
+        args: [proc, cstr("sys/user/max_user_namespaces"), O.WRONLY | O.CLOEXEC],
         result: f,
       });
       this.step({ what, nr: nr("write"), args: [f, text, text.length] });
@@ -446,11 +431,11 @@ export class LayerSetup {
       this.step({
         what,
         nr: nr("open_tree"),
-        args: [proc, bytes(sub), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE],
+        args: [proc, cstr(sub), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE],
         result: tree,
         onFail: { errno: ENOENT, skip: 3 },
       });
-      this.step({ what, nr: nr("openat"), args: [proc, bytes(sub), O.PATH | O.NOFOLLOW | O.CLOEXEC], result: target });
+      this.step({ what, nr: nr("openat"), args: [proc, cstr(sub), O.PATH | O.NOFOLLOW | O.CLOEXEC], result: target });
       this.attach(what, tree, MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID | MOUNT_ATTR.NODEV, target, true);
     }
     if (op.masked.length > 0) this.maskFile();
@@ -460,11 +445,11 @@ export class LayerSetup {
       this.step({
         what,
         nr: nr("openat"),
-        args: [proc, bytes(sub), O.PATH | O.NOFOLLOW | O.CLOEXEC],
+        args: [proc, cstr(sub), O.PATH | O.NOFOLLOW | O.CLOEXEC],
         result: target,
         onFail: { errno: ENOENT, skip: 3 },
       });
-      this.maskWithEmptyFile(what, target);
+      this.coverReadonly(what, MASKFILE, "", target);
     }
   }
 
@@ -480,7 +465,7 @@ export class LayerSetup {
       const what = `${L}: binding ${src} at ${op.dest}/${node}`;
       const [dir, name] = this.parent(dev, node, true);
       const f = this.scratch();
-      this.step({ what, nr: nr("openat"), args: [dir, bytes(name), CREATE, 0o644], result: f });
+      this.step({ what, nr: nr("openat"), args: [dir, cstr(name), CREATE, 0o644], result: f });
       this.step({ what, nr: nr("close"), args: [f] });
       const tree = this.tree(what, AT_FDCWD, src, false);
       const at = this.beneath(what, dir, name, O.PATH);
@@ -505,7 +490,7 @@ export class LayerSetup {
       this.step({
         what: `${L}: creating ${op.dest}/${name}`,
         nr: nr("symlinkat"),
-        args: [bytes(target), dev, bytes(name)],
+        args: [cstr(target), dev, cstr(name)],
       });
     }
     // Owned by the layer's root, which is the app's user: read-only so the app cannot plant files here.
@@ -529,7 +514,7 @@ export class LayerSetup {
     for (const img of images) {
       const what = `${L}: writing /sbxdir/apps/run_${img.name}`;
       const f = this.scratch();
-      this.step({ what, nr: nr("openat"), args: [apps, bytes(`run_${img.name}`), CREATE, 0o755], result: f });
+      this.step({ what, nr: nr("openat"), args: [apps, cstr(`run_${img.name}`), CREATE, 0o755], result: f });
       this.writeFile(what, f, runScript(img), 0o755);
       const fd = this.fds.images[img.name];
       if (img.extracted) {
@@ -547,19 +532,19 @@ export class LayerSetup {
       this.step({
         what: `${L}: opening ${img.fuseDevice} for the AppImage ${img.name} (FUSE)`,
         nr: nr("openat"),
-        args: [AT_FDCWD, bytes(img.fuseDevice!), O.RDWR | O.CLOEXEC],
+        args: [AT_FDCWD, cstr(img.fuseDevice!), O.RDWR | O.CLOEXEC],
         result: fuse,
       });
       const uid = this.layer.uidMap![0].inside, gid = this.layer.gidMap![0].inside;
       const prefix = `rootmode=40000,user_id=${uid},group_id=${gid},fd=`;
-      const data = bytes(prefix + "\0".repeat(24));
+      const data = cstr(prefix + "\0".repeat(24));
       this.step(decimalOp(`${L}: mounting the AppImage ${img.name}`, fuse, data, prefix.length));
       const target = this.procPath(at);
       const type = `fuse.${img.format === "squashfs" ? "squashfuse" : "dwarfs"}`;
       this.step({
         what: `${L}: mounting the AppImage ${img.name}`,
         nr: nr("mount"),
-        args: [bytes(img.name), target, bytes(type), MS.NOSUID | MS.NODEV | MS.RDONLY, data],
+        args: [cstr(img.name), target, cstr(type), MS.NOSUID | MS.NODEV | MS.RDONLY, data],
       });
     }
   }
@@ -583,7 +568,7 @@ export class LayerSetup {
       for (const [name, text] of Object.entries(this.layer.sbxBin)) {
         const what = `${L}: writing /sbxdir/bin/${name}`;
         const f = this.scratch();
-        this.step({ what, nr: nr("openat"), args: [bin, bytes(name), CREATE, 0o755], result: f });
+        this.step({ what, nr: nr("openat"), args: [bin, cstr(name), CREATE, 0o755], result: f });
         this.writeFile(what, f, text, 0o755);
       }
     }
@@ -593,7 +578,7 @@ export class LayerSetup {
       const { sublayers: _, ...own } = l;
       const what = `${L}: writing /sbxdir/plans/${l.name}.json`;
       const f = this.scratch();
-      this.step({ what, nr: nr("openat"), args: [plans, bytes(`${l.name}.json`), CREATE, 0o644], result: f });
+      this.step({ what, nr: nr("openat"), args: [plans, cstr(`${l.name}.json`), CREATE, 0o644], result: f });
       this.writeFile(what, f, JSON.stringify(own, null, 2) + "\n", 0o644);
     }
     this.mkdir(`${L}: creating /sbxdir/temp`, sbx, "temp");
@@ -633,7 +618,7 @@ export class LayerSetup {
     this.step({
       what: `${L}: detaching from the parent's mount propagation`,
       nr: nr("mount"),
-      args: [bytes(""), bytes("/"), bytes(""), MS.SLAVE | MS.REC, 0],
+      args: [cstr(""), cstr("/"), cstr(""), MS.SLAVE | MS.REC, 0],
     });
     const [first, ...rest] = layer.fs;
     if (first?.kind !== "tmpfs" || first.dest !== "/") throw new BblError(`${L}: the first step is not a tmpfs at /`);
@@ -641,18 +626,18 @@ export class LayerSetup {
     this.step({
       what: `${L}: mounting the new root`,
       nr: nr("mount"),
-      args: [bytes("tmpfs"), bytes(root), bytes("tmpfs"), MS.NOSUID | MS.NODEV, bytes(data)],
+      args: [cstr("tmpfs"), cstr(root), cstr("tmpfs"), MS.NOSUID | MS.NODEV, cstr(data)],
     });
     this.step({
       what: `${L}: opening the new root`,
       nr: nr("openat"),
-      args: [AT_FDCWD, bytes(root), O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC],
+      args: [AT_FDCWD, cstr(root), O.PATH | O.DIRECTORY | O.NOFOLLOW | O.CLOEXEC],
       result: ROOT,
     });
     this.step({
       what: `${L}: creating ${this.scratchDir}`,
       nr: nr("mkdirat"),
-      args: [AT_FDCWD, bytes(this.scratchDir), 0o700],
+      args: [AT_FDCWD, cstr(this.scratchDir), 0o700],
     });
     rest.forEach((op, i) => this.fsOp(op, i + 1));
     this.sbxdir(layer.sbxdir!);
@@ -660,14 +645,14 @@ export class LayerSetup {
     this.step({
       what: `${L}: switching to the new root (pivot_root)`,
       nr: nr("pivot_root"),
-      args: [bytes("."), bytes(".")],
+      args: [cstr("."), cstr(".")],
     });
-    this.step({ what: `${L}: detaching the old root`, nr: nr("umount2"), args: [bytes("."), MNT_DETACH] });
-    this.step({ what: `${L}: entering /`, nr: nr("chdir"), args: [bytes("/")] });
+    this.step({ what: `${L}: detaching the old root`, nr: nr("umount2"), args: [cstr("."), MNT_DETACH] });
+    this.step({ what: `${L}: entering /`, nr: nr("chdir"), args: [cstr("/")] });
     this.step({
       what: `${L}: opening /`,
       nr: nr("openat"),
-      args: [AT_FDCWD, bytes("/"), O.PATH | O.DIRECTORY | O.CLOEXEC],
+      args: [AT_FDCWD, cstr("/"), O.PATH | O.DIRECTORY | O.CLOEXEC],
       result: NEWROOT,
     });
     for (const dest of this.readonlyLater) {
@@ -676,7 +661,7 @@ export class LayerSetup {
       this.step({
         what,
         nr: nr("mount"),
-        args: [bytes(""), target, bytes(""), MS.REMOUNT | MS.BIND | MS.RDONLY | MS.NOSUID | MS.NODEV, 0],
+        args: [cstr(""), target, cstr(""), MS.REMOUNT | MS.BIND | MS.RDONLY | MS.NOSUID | MS.NODEV, 0],
       });
     }
   }
