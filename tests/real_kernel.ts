@@ -1,5 +1,5 @@
 /** The real kernel for the TypeScript interpreter (src/sys/program.ts): syscall(2) in this process. */
-import { errno, libc, ptr } from "../src/sys/libc.ts";
+import { errno, ptr, rawSyscall } from "../src/sys/libc.ts";
 import type { Kernel, KernelArg } from "../src/sys/program.ts";
 
 function value(a: KernelArg): bigint {
@@ -10,16 +10,7 @@ function value(a: KernelArg): bigint {
   throw new Error("a BPF program is installed by the stub only"); // seccomp acts on one thread
 }
 
-/** Every argument kept alive by `args` until the call returns (they are its own arrays). */
 export const realKernel: Kernel = (nr, args) => {
-  const a = [...args.map(value), 0n, 0n, 0n, 0n, 0n, 0n].slice(0, 6) as [
-    bigint,
-    bigint,
-    bigint,
-    bigint,
-    bigint,
-    bigint,
-  ];
-  const r = libc.syscall(BigInt(nr), ...a);
+  const r = rawSyscall(nr, args.map(value));
   return r === -1n ? -BigInt(errno()) : r;
 };

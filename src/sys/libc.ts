@@ -69,8 +69,8 @@ export function check<T extends number | bigint>(result: T, what: string, call: 
   return result;
 }
 
-/** Raw syscall(2). Returns the result; failures (-1) raise SysError(what). */
-export function sys(nr: number, what: string, ...args: (number | bigint)[]): bigint {
+/** syscall(2) with up to six arguments (the rest 0): the raw result, -1 with errno set on failure. */
+export function rawSyscall(nr: number, args: (number | bigint)[]): bigint {
   const a = [...args.map(BigInt), 0n, 0n, 0n, 0n, 0n, 0n].slice(0, 6) as [
     bigint,
     bigint,
@@ -79,7 +79,12 @@ export function sys(nr: number, what: string, ...args: (number | bigint)[]): big
     bigint,
     bigint,
   ];
-  return check(libc.syscall(BigInt(nr), ...a), what, `syscall(${nr})`);
+  return libc.syscall(BigInt(nr), ...a);
+}
+
+/** Raw syscall(2). Returns the result; failures (-1) raise SysError(what). */
+export function sys(nr: number, what: string, ...args: (number | bigint)[]): bigint {
+  return check(rawSyscall(nr, args), what, `syscall(${nr})`);
 }
 
 /** The address of a buffer, for system call arguments that point to memory. */
