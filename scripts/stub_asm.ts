@@ -1,4 +1,7 @@
-/** Assembles the machine-code sources with GNU binutils; shared by gen-stub.ts and the stub test. */
+/**
+ * Assembles the machine-code sources with GNU binutils (shared by gen-stub.ts and the stub tests),
+ * and finds how to run a program of either architecture here.
+ */
 
 export const STUB_ARCHES = {
   x86_64: {
@@ -34,6 +37,22 @@ export function toolPrefix(arch: StubArch): string | null {
     } catch { /* not installed */ }
   }
   return null;
+}
+
+const QEMU: Record<StubArch, string> = { x86_64: "qemu-x86_64", aarch64: "qemu-aarch64" };
+
+/**
+ * The command prefix that runs a program of `arch` here: none natively, qemu-user for the other
+ * architecture where it is installed, or null (the tests that need it are then reported as ignored).
+ */
+export function archRunner(arch: StubArch): string[] | null {
+  if (arch === Deno.build.arch) return [];
+  try {
+    new Deno.Command(QEMU[arch], { args: ["--version"], stdout: "null" }).outputSync();
+    return [QEMU[arch]];
+  } catch {
+    return null;
+  }
 }
 
 function run(cmd: string, args: string[]): string {

@@ -6,23 +6,12 @@
 import assert from "node:assert/strict";
 import { initElf } from "../../src/sys/init_elf.ts";
 import { SIG } from "../../src/sys/consts.ts";
-
-const QEMU: Record<string, string> = { x86_64: "qemu-x86_64", aarch64: "qemu-aarch64" };
-
-function runner(arch: string): string[] | null {
-  if (arch === Deno.build.arch) return [];
-  try {
-    new Deno.Command(QEMU[arch], { args: ["--version"], stdout: "null" }).outputSync();
-    return [QEMU[arch]];
-  } catch {
-    return null;
-  }
-}
+import { archRunner, type StubArch } from "../../scripts/stub_asm.ts";
 
 const bit = (name: string) => 1n << BigInt(SIG[name]);
 
-for (const arch of ["x86_64", "aarch64"]) {
-  const prefix = runner(arch);
+for (const arch of ["x86_64", "aarch64"] as StubArch[]) {
+  const prefix = archRunner(arch);
   Deno.test({
     name: `native init (${arch}): exit status, signals forwarded as asked, privileges dropped`,
     ignore: prefix === null,

@@ -6,7 +6,7 @@
  * byte from stdin and reports a failing step on stdout, or execs a host shell that prints.
  */
 import assert from "node:assert/strict";
-import { assembleStub, STUB_ARCHES, type StubArch, toolPrefix } from "../../scripts/stub_asm.ts";
+import { archRunner, assembleStub, STUB_ARCHES, type StubArch, toolPrefix } from "../../scripts/stub_asm.ts";
 import { STUB_BYTES } from "../../src/sys/stub/bytes.ts";
 import { spawnImage, type SpawnRequest } from "../../src/sys/spawn.ts";
 import { decimalOp, reg, skipIfZeroOp, skipOp, type SpawnOp, storeOp } from "../../src/sys/program.ts";
@@ -15,17 +15,6 @@ import { errnoName } from "../../src/sys/errno.ts";
 
 const root = new URL("../..", import.meta.url).pathname;
 const CODE = 0x400000n, DATA = 0x10000000n;
-const QEMU: Record<StubArch, string> = { x86_64: "qemu-x86_64", aarch64: "qemu-aarch64" };
-
-function runner(arch: StubArch): string[] | null {
-  if (arch === Deno.build.arch) return [];
-  try {
-    new Deno.Command(QEMU[arch], { args: ["--version"], stdout: "null" }).outputSync();
-    return [QEMU[arch]];
-  } catch {
-    return null;
-  }
-}
 
 /** A static executable: the harness then the stub (read and execute), the struct image (read and write). */
 function harnessElf(arch: StubArch, harness: Uint8Array, data: Uint8Array): Uint8Array {
@@ -107,7 +96,7 @@ async function runOn(
 const path = (p: string) => new TextEncoder().encode(p + "\0");
 
 for (const arch of Object.keys(STUB_ARCHES) as StubArch[]) {
-  const prefix = runner(arch), tools = toolPrefix(arch);
+  const prefix = archRunner(arch), tools = toolPrefix(arch);
   Deno.test({
     name:
       `stub interpreter (${arch}): registers, decimal, store, skips, the arch's open flags, clone branches, retries`,
