@@ -32,42 +32,37 @@ const lookOnHost: Look = (path) => {
 };
 
 /**
- * The process below `top` in the deepest pid namespace whose pid there is `inner`: the app at its
- * checkpoint (its helpers live in that namespace too, with other pids).
+ * The processes from `top` down to the one in the deepest pid namespace whose pid there is `inner`:
+ * the app at its checkpoint (its helpers live in that namespace too, with other pids), last.
  */
-function heldProcess(top: number, inner: number): number {
-  let found: { pid: number; depth: number } | null = null;
-  const visit = (pid: number) => {
-    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-    const ns = status.match(/^NSpid:\s*(.*)$/m)![1].trim().split(/\s+/).map(Number);
-    if (ns.at(-1) === inner && (found === null || ns.length > found.depth)) found = { pid, depth: ns.length };
+function heldChain(top: number, inner: number): number[] {
+  let found: { chain: number[]; depth: number } | null = null;
+  const visit = (pid: number, above: number[]) => {
+    const chain = [...above, pid];
+    const ns = status(pid).match(/^NSpid:\s*(.*)$/m)![1].trim().split(/\s+/).map(Number);
+    if (ns.at(-1) === inner && (found === null || ns.length > found.depth)) found = { chain, depth: ns.length };
     const kids = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim();
-    for (const k of kids ? kids.split(/\s+/) : []) visit(Number(k));
+    for (const k of kids ? kids.split(/\s+/) : []) visit(Number(k), chain);
   };
-  visit(top);
+  visit(top, []);
   if (found === null) throw new BblError(`the app's process (pid ${inner} inside) is not below ${top}`);
-  return (found as { pid: number }).pid;
+  return (found as { chain: number[] }).chain;
 }
 
+const status = (pid: number) => Deno.readTextFileSync(`/proc/${pid}/status`);
+
 /**
- * At the app's checkpoint: refuses an app that would start with any privilege, and holds it until
- * every process between it and `top` has become bbl's native init (a layer's process execs it right
- * after cloning the one below), so that nothing the app can see, its pid 1 above all, is still a
- * copy of the launcher with the launcher's command line. Read from the host.
+ * At the app's checkpoint (the last of `chain`): refuses an app that would start with any privilege,
+ * and holds it until every process above it has become bbl's native init (a layer's process execs it
+ * right after cloning the one below), so that nothing the app can see, its pid 1 above all, is still
+ * a copy of the launcher with the launcher's command line. Read from the host.
  */
-function checkApp(top: number, pid: number): void {
-  const field = (p: number, name: string) =>
-    Deno.readTextFileSync(`/proc/${p}/status`).match(new RegExp(`^${name}:\\s*(.*)$`, "m"))?.[1].trim() ?? "";
-  const problems = privilegeProblems(Deno.readTextFileSync(`/proc/${pid}/status`));
+function checkApp(chain: number[]): void {
+  const app = chain.at(-1)!, above = chain.slice(0, -1);
+  const problems = privilegeProblems(status(app));
   if (problems.length > 0) throw new BblError(`refusing to start the app with privileges left: ${problems.join(", ")}`);
-  const above: number[] = [];
-  for (let p = Number(field(pid, "PPid"));; p = Number(field(p, "PPid"))) {
-    above.push(p);
-    if (p === top) break;
-    if (p <= 1) throw new BblError(`the app's process ${pid} is not below ${top}`);
-  }
   const tick = new Int32Array(new SharedArrayBuffer(4));
-  for (let tries = 0; !above.every((p) => field(p, "Name") === "bbl-init"); tries++) {
+  for (let tries = 0; !above.every((p) => /^Name:\s*bbl-init$/m.test(status(p))); tries++) {
     if (tries >= 5000) throw new BblError("the layers above the app did not become inits within 5 s");
     Atomics.wait(tick, 0, 0, 1);
   }
@@ -112,12 +107,11 @@ export function startSandbox(plan: Plan, stdio: number, beforeRelease: (pid: num
       pdeathsig: SIG.SIGKILL, // the launcher's death takes the whole sandbox down
       beforeRelease,
       ops: [],
-      inspect: (pid: number, inner: number) => checkApp(pid, heldProcess(pid, inner)),
-      // the program, with the checkpoint in the app's branch
-      withCheckpoint: (checkpoint) => [
-        ...entry,
-        ...layerProgram(plan.root, lookOnHost, { init: fds[0], images }, checkpoint),
-      ],
+      checkpoint: {
+        inspect: (pid, inner) => checkApp(heldChain(pid, inner)),
+        // the program, with the checkpoint in the app's branch
+        place: (steps) => [...entry, ...layerProgram(plan.root, lookOnHost, { init: fds[0], images }, steps)],
+      },
     });
   } finally {
     fds.forEach((fd) => libc.close(fd));

@@ -41,16 +41,16 @@ export interface SpawnRequest {
   /** Runs after the clone, before the child is released: the caller's last privileged moment. */
   beforeRelease?: (pid: number) => void;
   /**
-   * Runs after the child's ops and before its execve, while it is held on a pipe (to check what the
-   * ops did, from /proc/PID/status). Throwing kills the child before it runs anything. `pid`: the
-   * child; `innerPid`: the held process's pid in its own pid namespace (a compiled program's app).
+   * A checkpoint before the execve, where the child is held on a pipe while `inspect` checks what its
+   * steps did (from /proc/PID/status); throwing there means it never runs. `pid`: the child;
+   * `innerPid`: the held process's pid in its own pid namespace. `place`: for a program whose held
+   * process execs from a branch of its own (a compiled app), the program with the checkpoint's steps
+   * placed there (`ops` is then not used); without it they end `ops`.
    */
-  inspect?: (pid: number, innerPid: number) => void;
-  /**
-   * With `inspect`, in a program whose process execs from a branch of its own (a compiled layer's
-   * app): the program with the checkpoint's steps placed where that exec is. Otherwise they end `ops`.
-   */
-  withCheckpoint?: (checkpoint: SpawnOp[]) => SpawnOp[];
+  checkpoint?: {
+    inspect: (pid: number, innerPid: number) => void;
+    place?: (steps: SpawnOp[]) => SpawnOp[];
+  };
 }
 
 /** The child could not exec: which step failed and with what errno. */
@@ -106,7 +106,7 @@ export function spawn(req: SpawnRequest): number {
     const [errR, errW] = pipe("creating the error pipe");
     open.add(errR).add(errW);
     let ops = req.ops, readyR = -1, holdW = -1;
-    if (req.inspect) {
+    if (req.checkpoint) {
       const [rr, rw] = pipe("creating the checkpoint pipe");
       const [hr, hw] = pipe("creating the checkpoint pipe");
       open.add(rr).add(rw).add(hr).add(hw);
@@ -126,7 +126,7 @@ export function spawn(req: SpawnRequest): number {
         skipOp("released at the checkpoint", 1),
         { what: "refused at the checkpoint", nr: nr("exit_group"), args: [1] },
       ];
-      ops = req.withCheckpoint ? req.withCheckpoint(checkpoint) : [...ops, ...checkpoint];
+      ops = req.checkpoint.place ? req.checkpoint.place(checkpoint) : [...ops, ...checkpoint];
     }
     arena = new Arena(arenaSize(req, ops));
     writeArgs(arena, { ...req, ops }, { syncR, syncW, errW });
@@ -146,12 +146,12 @@ export function spawn(req: SpawnRequest): number {
     }
     close(syncW);
 
-    if (req.inspect) {
+    if (req.checkpoint) {
       for (const fd of open) if (fd !== readyR && fd !== holdW && fd !== errR) close(fd);
       const inner = readPid(readyR);
       if (inner !== null) {
         try {
-          req.inspect(pid, inner);
+          req.checkpoint.inspect(pid, inner);
         } catch (e) {
           libc.kill(pid, 9);
           reap(pid);
