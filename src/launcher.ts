@@ -118,17 +118,18 @@ export async function launch(
       // SIGKILL of the launcher takes the whole sandbox down
       pid = startSandbox(plan, pty?.slave ?? -1, started);
     } catch (e) {
-      if (e instanceof SpawnError && e.op?.app) return appFailed(plan, e);
-      const ready = e instanceof SpawnError ? e.op?.readiness : undefined;
-      if (ready && e instanceof SpawnError) {
-        throw new BblError(
-          e.code === "ECHILD"
-            ? `helper ${ready.helper} exited before it was ready`
-            : `helper ${ready.helper} was not ready after ${ready.timeout} s (${e.code})`,
-        );
-      }
-      if (e instanceof SpawnError && PATH_MEANING[e.code]) {
-        throw new BblError(`${e.what}: ${PATH_MEANING[e.code]} (${e.code})`);
+      // A step that failed: said in the user's terms where its kind has them.
+      if (e instanceof SpawnError) {
+        if (e.op?.app) return appFailed(plan, e);
+        const ready = e.op?.readiness;
+        if (ready) {
+          throw new BblError(
+            e.code === "ECHILD"
+              ? `helper ${ready.helper} exited before it was ready`
+              : `helper ${ready.helper} was not ready after ${ready.timeout} s (${e.code})`,
+          );
+        }
+        if (PATH_MEANING[e.code]) throw new BblError(`${e.what}: ${PATH_MEANING[e.code]} (${e.code})`);
       }
       throw diagnoseUserns(e) ?? e;
     } finally {
