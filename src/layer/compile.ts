@@ -134,7 +134,7 @@ export function helperSteps(c: LayerSetup, h: Helper, hl: LayerPlan, direct: boo
   c.step({
     what: `${L}: starting helper ${cmd}`,
     nr: nr("clone"),
-    args: [(direct ? cloneFlags(hl.unshare) : 0) | 17, 0, 0, 0, 0],
+    args: [(direct ? cloneFlags(hl.unshare) : 0) | SIG.SIGCHLD, 0, 0, 0, 0],
     result: HELPER,
   });
   c.step(skipIfZeroOp(`${L}: helper ${cmd}'s branch`, HELPER, parent.length + 1));
@@ -175,17 +175,18 @@ function execSteps(
 function appProgram(layer: LayerPlan, checkpoint: SpawnOp[]): SpawnOp[] {
   const app = layer.app!;
   const what = `starting ${app.argv[0]}`;
-  // The first that exists of its directory, its home, / (each later success replaces an earlier one).
-  const cd = [[app.cwd, "ignore"], [app.home, "ignore"], ["/", "report"]].reverse().map(([dir, onFail]) => ({
+  // The first that can be entered of its directory, its home, /: tried last to first, each later
+  // success replacing an earlier one.
+  const cd = (dir: string, onFail: "ignore" | "report"): SpawnOp => ({
     what: `${what}: entering ${dir}`,
     nr: nr("chdir"),
     args: [cstr(dir)],
-    onFail: onFail as "ignore" | "report",
-  }));
-  const middle: SpawnOp[] = [...cd];
+    onFail,
+  });
+  const middle: SpawnOp[] = [cd("/", "report"), cd(app.home, "ignore"), cd(app.cwd, "ignore")];
   if (app.terminal) {
     // The foreground group of the sandbox's terminal: this one (signals stay blocked until its execve).
-    const self = reg(7), pgid = new Uint8Array(8);
+    const self = reg(7), pgid = new Uint8Array(8); // any register: the app's process waits for no helper
     middle.push(
       { what: `${what}: giving it the terminal`, nr: nr("getpid"), args: [], result: self },
       storeOp(`${what}: giving it the terminal`, self, pgid),
@@ -233,7 +234,7 @@ export function layerProgram(layer: LayerPlan, look: Look, fds: NativeFds, check
   c.step({
     what: `${L}: starting ${S}`,
     nr: nr("clone"),
-    args: [cloneFlags(sub.unshare) | 17, /* SIGCHLD */ 0, 0, 0, 0],
+    args: [cloneFlags(sub.unshare) | SIG.SIGCHLD, 0, 0, 0, 0],
     result: CHILD,
   });
   c.step(skipIfZeroOp(`${L}: ${S}'s branch`, CHILD, parent.length));

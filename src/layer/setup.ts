@@ -114,14 +114,19 @@ export class LayerSetup {
     for (const part of parts) {
       at += `/${part}`;
       const what = `${this.L}: reaching ${at} for ${dest}`;
-      if (create) this.mkdir(what, dir, part);
-      dir = this.beneath(what, dir, part, O.PATH | O.DIRECTORY);
+      dir = create ? this.subdir(what, dir, part) : this.beneath(what, dir, part, O.PATH | O.DIRECTORY);
     }
     return [dir, name];
   }
 
-  private mkdir(what: string, dir: Reg | number, name: string, mode = 0o755): void {
-    this.step({ what, nr: nr("mkdirat"), args: [dir, cstr(name), mode], onFail: { errno: EEXIST, skip: 0 } });
+  /** mkdirat 0755, one already there accepted. */
+  private mkdir(what: string, dir: Reg, name: string): void {
+    this.step({ what, nr: nr("mkdirat"), args: [dir, cstr(name), 0o755], onFail: { errno: EEXIST, skip: 0 } });
+  }
+  /** The directory `name` in `dir`, created (0755) when missing, reached beneath it: its register. */
+  private subdir(what: string, dir: Reg, name: string, into?: Reg): Reg {
+    this.mkdir(what, dir, name);
+    return this.beneath(what, dir, name, O.PATH | O.DIRECTORY, into);
   }
 
   /** dest itself (it must exist; never created): its register (`into`, when given). */
@@ -472,8 +477,7 @@ export class LayerSetup {
       // Device nodes must keep "dev" (unlike every other bind), so only nosuid and noexec are added.
       this.attach(what, tree, MOUNT_ATTR.NOSUID | MOUNT_ATTR.NOEXEC, at, false);
     }
-    this.mkdir(`${L}: creating ${op.dest}/pts`, dev, "pts");
-    const pts = this.beneath(`${L}: creating ${op.dest}/pts`, dev, "pts", O.PATH | O.DIRECTORY);
+    const pts = this.subdir(`${L}: creating ${op.dest}/pts`, dev, "pts");
     this.mountFs(
       `${L}: mounting a new devpts at ${op.dest}/pts`,
       pts,
@@ -481,8 +485,7 @@ export class LayerSetup {
       MS.NOSUID | MS.NOEXEC,
       "newinstance,ptmxmode=0666,mode=620",
     );
-    this.mkdir(`${L}: creating ${op.dest}/shm`, dev, "shm");
-    const shm = this.beneath(`${L}: creating ${op.dest}/shm`, dev, "shm", O.PATH | O.DIRECTORY);
+    const shm = this.subdir(`${L}: creating ${op.dest}/shm`, dev, "shm");
     this.tmpfs(`${L}: mounting a tmpfs at ${op.dest}/shm`, shm, 0o1777, op.shmSize);
     const links: [string, string][] = [["pts/ptmx", "ptmx"], ["/proc/self/fd", "fd"]];
     ["stdin", "stdout", "stderr"].forEach((n, i) => links.push([`/proc/self/fd/${i}`, n]));
@@ -563,8 +566,7 @@ export class LayerSetup {
     this.mkdir(`${L}: creating /sbxdir/apps`, sbx, "apps");
     this.appImages(sbx);
     if (this.layer.sbxBin) {
-      this.mkdir(`${L}: creating /sbxdir/bin`, sbx, "bin");
-      const bin = this.beneath(`${L}: creating /sbxdir/bin`, sbx, "bin", O.PATH | O.DIRECTORY, HOLD2);
+      const bin = this.subdir(`${L}: creating /sbxdir/bin`, sbx, "bin", HOLD2);
       for (const [name, text] of Object.entries(this.layer.sbxBin)) {
         const what = `${L}: writing /sbxdir/bin/${name}`;
         const f = this.scratch();
@@ -572,8 +574,7 @@ export class LayerSetup {
         this.writeFile(what, f, text, 0o755);
       }
     }
-    this.mkdir(`${L}: creating /sbxdir/plans`, sbx, "plans");
-    const plans = this.beneath(`${L}: creating /sbxdir/plans`, sbx, "plans", O.PATH | O.DIRECTORY, HOLD2);
+    const plans = this.subdir(`${L}: creating /sbxdir/plans`, sbx, "plans", HOLD2);
     for (const l of this.layer.sublayers.flatMap(allLayers)) {
       const { sublayers: _, ...own } = l;
       const what = `${L}: writing /sbxdir/plans/${l.name}.json`;
@@ -581,8 +582,7 @@ export class LayerSetup {
       this.step({ what, nr: nr("openat"), args: [plans, cstr(`${l.name}.json`), CREATE, 0o644], result: f });
       this.writeFile(what, f, JSON.stringify(own, null, 2) + "\n", 0o644);
     }
-    this.mkdir(`${L}: creating /sbxdir/temp`, sbx, "temp");
-    const temp = this.beneath(`${L}: creating /sbxdir/temp`, sbx, "temp", O.PATH | O.DIRECTORY);
+    const temp = this.subdir(`${L}: creating /sbxdir/temp`, sbx, "temp");
     this.tmpfs(`${L}: mounting /sbxdir/temp`, temp, 0o1777, sizes.tempSize);
     this.readonlyLater.push("/sbxdir");
   }
