@@ -9,12 +9,9 @@ const PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
 const MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20;
 
 export function mapAnonymous(size: number, what: string): Deno.PointerObject {
-  const p = libc.mmap(null, BigInt(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0n);
-  // MAP_FAILED is (void*)-1.
-  if (p === null || Deno.UnsafePointer.value(p) === 0xffffffffffffffffn) {
-    throw new SysError(what, errno(), "mmap");
-  }
-  return p;
+  const p = libc.mmap(BigInt(size), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0n);
+  if (p === -1n) throw new SysError(what, errno(), "mmap");
+  return Deno.UnsafePointer.create(p)!;
 }
 
 /** Copies machine code into a fresh page and makes it read+execute (never writable and executable). */

@@ -3,18 +3,12 @@
  * result; `check` turns a -1 into a SysError with the errno, read right after the call on the same thread.
  */
 import { SysError } from "./errno.ts";
-import { MFD_CLOEXEC } from "./consts.ts";
+import { AT_FDCWD, MFD_CLOEXEC, nr } from "./consts.ts";
 
 const SYMBOLS = {
   __errno_location: { parameters: [], result: "pointer" },
   syscall: { parameters: ["i64", "i64", "i64", "i64", "i64", "i64", "i64"], result: "i64" },
-  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   read_async: { name: "read", parameters: ["i32", "buffer", "usize"], result: "isize", nonblocking: true },
-  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  close: { parameters: ["i32"], result: "i32" },
-  pipe2: { parameters: ["buffer", "i32"], result: "i32" },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   getpgrp: { parameters: [], result: "i32" },
@@ -23,14 +17,6 @@ const SYMBOLS = {
   kill: { parameters: ["i32", "i32"], result: "i32" },
   waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   waitpid_async: { name: "waitpid", parameters: ["i32", "buffer", "i32"], result: "i32", nonblocking: true },
-  getuid: { parameters: [], result: "u32" },
-  getgid: { parameters: [], result: "u32" },
-  getpid: { parameters: [], result: "i32" },
-  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
-  mprotect: { parameters: ["pointer", "usize", "i32"], result: "i32" },
-  munmap: { parameters: ["pointer", "usize"], result: "i32" },
-  memfd_create: { parameters: ["buffer", "u32"], result: "i32" },
-  flock: { parameters: ["i32", "i32"], result: "i32" },
   tcgetattr: { parameters: ["i32", "buffer"], result: "i32" },
   tcsetattr: { parameters: ["i32", "i32", "buffer"], result: "i32" },
   cfmakeraw: { parameters: ["buffer"], result: "void" },
@@ -40,18 +26,41 @@ const SYMBOLS = {
 
 type Symbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
+const call = (name: string, ...args: (number | bigint)[]) => rawSyscall(nr(name), args);
+
 /**
- * Each function is bound on its first use: binding costs a fraction of a millisecond each (Deno
- * makes a call trampoline for it), and a run uses about half of them.
+ * The calls every run makes, made through syscall(2): binding a foreign function costs 0.15-0.3 ms
+ * (Deno makes a call trampoline for each), so these share one.
  */
-export const libc: Symbols = new Proxy({} as Record<string, unknown>, {
+const SYSTEM_CALLS = {
+  open: (path: Uint8Array, flags: number, mode: number) => Number(call("openat", AT_FDCWD, ptr(path), flags, mode)),
+  read: (fd: number, buf: Uint8Array, count: bigint) => call("read", fd, ptr(buf), count),
+  write: (fd: number, buf: Uint8Array, count: bigint) => call("write", fd, ptr(buf), count),
+  close: (fd: number) => Number(call("close", fd)),
+  fcntl: (fd: number, cmd: number, arg: number) => Number(call("fcntl", fd, cmd, arg)),
+  pipe2: (fds: Uint8Array, flags: number) => Number(call("pipe2", ptr(fds), flags)),
+  flock: (fd: number, op: number) => Number(call("flock", fd, op)),
+  memfd_create: (name: Uint8Array, flags: number) => Number(call("memfd_create", ptr(name), flags)),
+  /** MAP_FAILED is -1. */
+  mmap: (size: bigint, prot: number, flags: number, fd: number, offset: bigint) =>
+    call("mmap", 0, size, prot, flags, fd, offset),
+  mprotect: (addr: Deno.PointerObject, size: bigint, prot: number) =>
+    Number(call("mprotect", Deno.UnsafePointer.value(addr), size, prot)),
+  munmap: (addr: Deno.PointerObject, size: bigint) => Number(call("munmap", Deno.UnsafePointer.value(addr), size)),
+  getuid: () => Number(call("getuid")),
+  getgid: () => Number(call("getgid")),
+  getpid: () => Number(call("getpid")),
+};
+
+/** The rest of libc's functions are each bound on first use: a run uses few of them. */
+export const libc: Symbols & typeof SYSTEM_CALLS = new Proxy({ ...SYSTEM_CALLS } as Record<string, unknown>, {
   get(bound, name: string) {
     if (name in bound) return bound[name];
     const def = (SYMBOLS as Record<string, Deno.ForeignFunction>)[name];
     if (def === undefined) return undefined;
     return bound[name] = Deno.dlopen("libc.so.6", { [name]: def }).symbols[name];
   },
-}) as unknown as Symbols;
+}) as unknown as Symbols & typeof SYSTEM_CALLS;
 
 export function errno(): number {
   const p = libc.__errno_location();

@@ -3,6 +3,7 @@ import { privilegeProblems } from "../../src/sys/privileges.ts";
 import { exitCodeOf } from "../../src/sys/process.ts";
 import { diagnoseUserns, usernsBlocker } from "../../src/userns.ts";
 import { SysError } from "../../src/sys/errno.ts";
+import { NR } from "../../src/sys/consts.ts";
 
 const STATUS_OK = "Name:\tsh\nCapInh:\t0000000000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n" +
   "CapBnd:\t0000000000000000\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\n";
@@ -45,4 +46,29 @@ Deno.test("user namespace blockers name the setting and the fix", () => {
 
 Deno.test("SysError says what failed and the errno name", () => {
   assert.equal(new SysError("mounting ~/data at /data", 13, "mount").message, "mounting ~/data at /data: EACCES");
+});
+
+/** `#define __NR_name N` (and asm-generic's `__NR_name __NR3264_name`) of a kernel uapi header. */
+function headerNumbers(file: string): Record<string, number> {
+  const defs = new Map<string, string>();
+  for (const m of Deno.readTextFileSync(file).matchAll(/^#define (__NR(?:3264)?_\w+)\s+(\S+)/gm)) {
+    if (!defs.has(m[1])) defs.set(m[1], m[2]); // the first: asm-generic's 64-bit branch comes first
+  }
+  const value = (v: string): number => /^\d+$/.test(v) ? Number(v) : defs.has(v) ? value(defs.get(v)!) : NaN;
+  return Object.fromEntries([...defs].filter(([k]) => k.startsWith("__NR_")).map(([k, v]) => [k.slice(5), value(v)]));
+}
+
+Deno.test("system call numbers: each architecture's table is the kernel's (its uapi headers)", () => {
+  const x86 = ["/usr/include/x86_64-linux-gnu/asm/unistd_64.h", "/usr/include/asm/unistd_64.h"].find((f) => {
+    try {
+      return Deno.statSync(f).isFile;
+    } catch {
+      return false;
+    }
+  });
+  assert.ok(x86, "no x86_64 unistd_64.h (linux-libc-dev)");
+  const headers = { x86_64: headerNumbers(x86), aarch64: headerNumbers("/usr/include/asm-generic/unistd.h") };
+  for (const arch of ["x86_64", "aarch64"] as const) {
+    for (const [name, n] of Object.entries(NR[arch])) assert.equal(n, headers[arch][name], `${arch} ${name}`);
+  }
 });
