@@ -14,6 +14,7 @@
  */
 import YAML from "yaml";
 import { buildAppImage, payloadOffset } from "../../tests/appimage_fixture.ts";
+import { V8_FLAGS } from "../../src/selfexec.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const DENO = Deno.execPath();
@@ -80,6 +81,7 @@ const bblRun = [
   "--allow-all",
   "--frozen",
   "--cached-only",
+  V8_FLAGS,
   "--config",
   `${ROOT}/deno.json`,
   `${ROOT}/src/main.ts`,

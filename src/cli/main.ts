@@ -236,7 +236,7 @@ export async function cli(argv: string[]): Promise<number> {
   const dd = argv.indexOf("--");
   const head = dd < 0 ? argv : argv.slice(0, dd);
   const tail = dd < 0 ? [] : argv.slice(dd + 1);
-  const ordinary = parseRun(head, SUBCOMMANDS);
+  const ordinary = await parseRun(head, SUBCOMMANDS);
   if (ordinary) return await run(ordinary.raw, [...ordinary.command, ...tail], head);
   if (head.length === 1 && ["--version", "-V"].includes(head[0])) {
     console.log(VERSION); // as commander prints it, without loading it

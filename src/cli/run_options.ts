@@ -1,9 +1,9 @@
 /**
  * The options of a run, listed once: commander builds `--help` and its errors from this table, and an
  * ordinary run (`bbl [options] [--] COMMAND...`) is parsed from it by node:util's parseArgs, so the
- * hot path loads no npm package (commander's load costs a start tens of milliseconds).
+ * hot path loads no npm package (commander's load costs a start tens of milliseconds), and node:util
+ * only when there are options to parse (it costs a start 4-9 ms).
  */
-import { parseArgs } from "node:util";
 import { RLIMITS } from "../sys/limits.ts";
 import { ALLOWANCES } from "../seccomp/policy.ts";
 import type { RawFlags } from "../config/flags.ts";
@@ -112,7 +112,10 @@ const BY_NAME = new Map(RUN_OPTIONS.map((o) => [o.name, o]));
  * subcommand, --help, --version, a short option, or anything parseArgs refuses, whose message
  * commander gives). Options end at the first argument that is not one: it and the rest are the command.
  */
-export function parseRun(head: string[], subcommands: string[]): { raw: RawRunOptions; command: string[] } | null {
+export async function parseRun(
+  head: string[],
+  subcommands: string[],
+): Promise<{ raw: RawRunOptions; command: string[] } | null> {
   let i = 0;
   while (i < head.length && head[i].startsWith("-")) {
     const [flag] = head[i].split("=", 1);
@@ -121,10 +124,19 @@ export function parseRun(head: string[], subcommands: string[]): { raw: RawRunOp
     i += option.value !== undefined && !head[i].includes("=") ? 2 : 1;
   }
   if (i < head.length && subcommands.includes(head[i])) return null;
-  let values: Record<string, unknown>;
+  const values = i === 0 ? {} : await parseOptions(head.slice(0, i));
+  if (values === null) return null;
+  // As commander gives them: repeatable options not given are absent (the caller fills in empty lists).
+  const raw = Object.fromEntries(Object.entries(values).map(([k, v]) => [optionKey(k), v])) as unknown as RawRunOptions;
+  return { raw, command: head.slice(i) };
+}
+
+/** The values of `args`, all options, as parseArgs reads them; null for what it refuses. */
+async function parseOptions(args: string[]): Promise<Record<string, unknown> | null> {
+  const { parseArgs } = await import("node:util");
   try {
-    values = parseArgs({
-      args: head.slice(0, i),
+    return parseArgs({
+      args,
       options: Object.fromEntries(
         RUN_OPTIONS.map((o) => [o.name, { type: o.value ? "string" : "boolean", multiple: o.repeatable ?? false }]),
       ) as NonNullable<Parameters<typeof parseArgs>[0]>["options"],
@@ -134,7 +146,4 @@ export function parseRun(head: string[], subcommands: string[]): { raw: RawRunOp
   } catch {
     return null;
   }
-  // As commander gives them: repeatable options not given are absent (the caller fills in empty lists).
-  const raw = Object.fromEntries(Object.entries(values).map(([k, v]) => [optionKey(k), v])) as unknown as RawRunOptions;
-  return { raw, command: head.slice(i) };
 }

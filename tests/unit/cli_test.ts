@@ -4,6 +4,8 @@ import { mergeConfigs } from "../../src/config/merge.ts";
 import { resolveConfig } from "../../src/config/resolve.ts";
 import { UsageError } from "../../src/errors.ts";
 import { fakeHost } from "./fixtures.ts";
+import { parseRun } from "../../src/cli/run_options.ts";
+import { selfArgv, V8_FLAGS } from "../../src/selfexec.ts";
 
 const raw = NO_FLAGS;
 
@@ -79,4 +81,29 @@ Deno.test("flags: seccomp choices are checked once resolved", () => {
   assert.ok(resolve({ seccompAllow: ["ptrace"] }).seccomp!.rules.every((r) => r.syscall !== "ptrace"));
   assert.throws(() => resolve({ seccomp: "off", seccompAllow: ["ptrace"] }), /seccomp_allow goes with the default/);
   assert.throws(() => resolve({ seccomp: "/no/such/policy.yaml" }), /policy.yaml/);
+});
+
+Deno.test("run options: options end at the command; without any, nothing is parsed", async () => {
+  const subs = ["explain", "doctor"];
+  assert.deepEqual(await parseRun([], subs), { raw: {}, command: [] });
+  assert.deepEqual(await parseRun(["ls", "-la", "--net", "host"], subs), {
+    raw: {},
+    command: ["ls", "-la", "--net", "host"],
+  });
+  assert.deepEqual(await parseRun(["--net", "host", "--bind=/a", "--bind", "/b", "--cwd", "ls", "-l"], subs), {
+    raw: { net: "host", bind: ["/a", "/b"], cwd: true },
+    command: ["ls", "-l"],
+  });
+  // for commander: its subcommands, its messages for what is not an ordinary run
+  assert.equal(await parseRun(["explain", "ls"], subs), null);
+  assert.equal(await parseRun(["--net", "host", "doctor"], subs), null);
+  assert.equal(await parseRun(["--bogus", "ls"], subs), null);
+  assert.equal(await parseRun(["-h"], subs), null);
+  assert.equal(await parseRun(["--cwd=yes", "ls"], subs), null);
+});
+
+Deno.test("V8's flags: the bbl and compile tasks and bbl's own launchers run with the same", () => {
+  const tasks = JSON.parse(Deno.readTextFileSync(new URL("../../deno.json", import.meta.url))).tasks;
+  for (const name of ["bbl", "compile"]) assert.ok(tasks[name].split(" ").includes(V8_FLAGS), name);
+  assert.ok(selfArgv({ exe: "/opt/deno", srcDir: "/opt/bbl/src" }).includes(V8_FLAGS));
 });
