@@ -78,6 +78,9 @@ function appFailed(plan: Plan, e: SpawnError): number {
   return code;
 }
 
+/** Resolves after `ms`: AbortSignal's timer, since the first setTimeout loads Deno's Node timers (5 ms of a start). */
+const after = (ms: number) => new Promise<void>((r) => AbortSignal.timeout(ms).addEventListener("abort", () => r()));
+
 /** Ctrl-Z, the usual suspend character. */
 const SUSPEND_KEY = 0x1a;
 
@@ -137,7 +140,7 @@ export async function launch(
     }
     const { code } = await waitChild(pid);
     // The sandbox is gone, so is every holder of the pty's slave: the relay drains and ends.
-    if (terminal) await Promise.race([terminal.drained, new Promise((r) => setTimeout(r, 2000))]);
+    if (terminal) await Promise.race([terminal.drained, after(2000)]);
     return code;
   } finally {
     for (const [name, handler] of forwards) Deno.removeSignalListener(name, handler);
