@@ -27,28 +27,31 @@ export class Arena {
   readonly view: DataView;
   readonly bytes: Uint8Array;
   private used = 0;
+  /** The address of offset 0 where the bytes are used. */
+  private readonly origin: bigint;
 
   /**
    * `at`: the address the bytes will have where they are used, when that is not here (an image
    * loaded by another process: the tests run the stub on another architecture that way).
    */
-  constructor(readonly size: number, private readonly at?: bigint) {
+  constructor(readonly size: number, at?: bigint) {
     this.base = mapAnonymous(size, "allocating memory for a new process");
     const buf = Deno.UnsafePointerView.getArrayBuffer(this.base, size);
     this.view = new DataView(buf);
     this.bytes = new Uint8Array(buf);
+    this.origin = at ?? BigInt(Deno.UnsafePointer.value(this.base));
   }
 
   /** Reserves n bytes (8-aligned) and returns their offset. */
   alloc(n: number): number {
     const off = this.used;
     this.used = (this.used + n + 7) & ~7;
-    if (this.used > this.size) throw new Error(`arena overflow (${this.used} > ${this.size})`);
+    if (this.used > this.size) throw new Error(`internal: a program larger than ${this.size >> 20} MiB`);
     return off;
   }
 
   addr(off: number): bigint {
-    return (this.at ?? Deno.UnsafePointer.value(this.base)) + BigInt(off);
+    return this.origin + BigInt(off);
   }
 
   /** The bytes used so far. */

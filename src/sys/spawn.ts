@@ -60,6 +60,12 @@ export class SpawnError extends SysError {
   }
 }
 
+/**
+ * The arena's size: 200 times the default tree's program (76 KB). Pages are allocated when first
+ * written, in bbl and in its clone, so only what a program takes costs memory.
+ */
+const ARENA_SIZE = 16 << 20;
+
 const STRUCT_SIZE = 496;
 const OP_SIZE = 96;
 
@@ -128,7 +134,7 @@ export function spawn(req: SpawnRequest): number {
       ];
       ops = req.checkpoint.place ? req.checkpoint.place(checkpoint) : [...ops, ...checkpoint];
     }
-    arena = new Arena(arenaSize(req, ops));
+    arena = new Arena(ARENA_SIZE);
     writeArgs(arena, { ...req, ops }, { syncR, syncW, errW });
 
     const ret = Number(stub().call(arena.base));
@@ -190,34 +196,13 @@ export function spawnImage(
   fds: { syncR: number; syncW: number; errW: number },
   at: bigint,
 ): Uint8Array {
-  const arena = new Arena(arenaSize(req, req.ops), at);
+  const arena = new Arena(ARENA_SIZE, at);
   try {
     writeArgs(arena, req, fds);
     return arena.image();
   } finally {
     arena.free();
   }
-}
-
-function arenaSize(req: SpawnRequest, ops: SpawnOp[]): number {
-  const text = [req.path, ...req.argv, ...req.env].reduce((n, s) => n + 3 * s.length + 16, 0);
-  const data = ops.reduce(
-    (n, op) =>
-      n +
-      op.args.reduce<number>((m, a) =>
-        m + (a instanceof Uint8Array
-          ? a.length + 8
-          : isBufferAt(a)
-          ? a.at.length + 8
-          : typeof a === "object" && "strings" in a
-          ? a.strings.reduce<number>((k, x) =>
-            k + 3 * x.length + 24, 8)
-          : typeof a === "object" && "filter" in a
-          ? a.filter.length + 32
-          : 0), 0),
-    0,
-  );
-  return STRUCT_SIZE + OP_SIZE * ops.length + text + data + 8 * (req.argv.length + req.env.length + 2);
 }
 
 /** Argument bytes copied once each: the same Uint8Array in several steps is one buffer in the child. */
@@ -260,7 +245,11 @@ function writeArgs(arena: Arena, req: SpawnRequest, fds: { syncR: number; syncW:
   const s = arena.alloc(STRUCT_SIZE);
   const ops = arena.alloc(OP_SIZE * req.ops.length);
   const buffers = new Buffers(arena);
-  const u64 = (off: number, val: bigint | number) => v.setBigUint64(off, BigInt.asUintN(64, BigInt(val)), true);
+  const u64 = (off: number, val: bigint | number) => {
+    if (typeof val === "bigint") return v.setBigUint64(off, BigInt.asUintN(64, val), true);
+    v.setUint32(off, val >>> 0, true);
+    v.setUint32(off + 4, Math.floor(val / 2 ** 32) >>> 0, true); // -1 and other negatives: all ones
+  };
   u64(s + 0, req.flags);
   u64(s + 8, arena.putString(req.path));
   u64(s + 16, arena.putStrings(req.argv));
