@@ -14,8 +14,6 @@ import { startSandbox } from "./layer/start.ts";
 import { allLayers } from "./plan/tree.ts";
 import { BblError, EXIT } from "./errors.ts";
 import { PATH_MEANING } from "./sys/errno.ts";
-import { diagnoseUserns } from "./userns.ts";
-import { holdXServer, writeXauth } from "./desktop/xauth.ts";
 
 /** We may put the terminal in raw mode and read it: it is on stdin and we are its foreground job. */
 function foreground(): boolean {
@@ -103,8 +101,12 @@ export async function launch(
     // Before the sandbox exists, so that what was typed so far moves into its pty unaltered.
     if (fg) restore = takeTerminal(0, pty!);
     // A generated cookie lives as long as the server does not reset: bbl stays its client until the end.
-    if (plan.xauth?.kind === "untrusted") xhold = await holdXServer(plan.xauth.display, env);
-    if (plan.xauth) writeXauth(plan.xauth, env);
+    if (plan.xauth) {
+      // X11 only (like the diagnosis of a failed start below, loaded when needed: a module costs a start)
+      const { holdXServer, writeXauth } = await import("./desktop/xauth.ts");
+      if (plan.xauth.kind === "untrusted") xhold = await holdXServer(plan.xauth.display, env);
+      writeXauth(plan.xauth, env);
+    }
     let pid: number;
     // Once the sandbox's first process exists and before it runs: from then on, signals to bbl and
     // the terminal reach it (the app may start and ask for them before spawning returns).
@@ -134,7 +136,7 @@ export async function launch(
         }
         if (PATH_MEANING[e.code]) throw new BblError(`${e.what}: ${PATH_MEANING[e.code]} (${e.code})`);
       }
-      throw diagnoseUserns(e) ?? e;
+      throw (await import("./userns.ts")).diagnoseUserns(e) ?? e;
     } finally {
       if (pty) libc.close(pty.slave); // the sandbox holds it now: when it is gone, the relay ends
     }
