@@ -218,6 +218,7 @@ class Buffers {
 }
 
 function argValue(arena: Arena, buffers: Buffers, a: Arg): bigint | number {
+  if (typeof a === "number") return a; // most arguments
   if (isReg(a)) return a.reg;
   if (a instanceof Uint8Array) return buffers.put(a);
   if (isBufferAt(a)) return buffers.put(a.at) + BigInt(a.offset);
@@ -234,7 +235,7 @@ function argValue(arena: Arena, buffers: Buffers, a: Arg): bigint | number {
     fprog.setBigUint64(8, arena.put(a.filter), true);
     return arena.put(new Uint8Array(fprog.buffer));
   }
-  return a;
+  return a as bigint;
 }
 
 const ON_FAIL = { report: 0, ignore: 1, skip: 2, retry: 3 };
@@ -262,12 +263,18 @@ function writeArgs(arena: Arena, req: SpawnRequest, fds: { syncR: number; syncW:
   u64(s + 72, req.ops.length);
   u64(s + 88, -1n); // the block-all mask; the old mask, SIG_DFL action, scratch and registers stay zero
   u64(s + 408, PAUSE_MS * 1_000_000); // tv_nsec of the pause (tv_sec 0)
-  req.ops.forEach((op, i) => {
-    const o = ops + OP_SIZE * i;
+  // Plain loops: a start runs this once, in V8's interpreter, over every step.
+  for (let i = 0; i < req.ops.length; i++) {
+    const op = req.ops[i], o = ops + OP_SIZE * i;
     u64(o, op.nr);
     if (op.args.length > 6) throw new Error(`${op.what}: more than six arguments`);
-    op.args.forEach((a, j) => u64(o + 8 + 8 * j, argValue(arena, buffers, a)));
-    u64(o + 56, op.args.reduce<number>((m, a, j) => isReg(a) ? m | (1 << j) : m, 0));
+    let regs = 0;
+    for (let j = 0; j < op.args.length; j++) {
+      const a = op.args[j];
+      if (isReg(a)) regs |= 1 << j;
+      u64(o + 8 + 8 * j, argValue(arena, buffers, a));
+    }
+    u64(o + 56, regs);
     u64(o + 64, op.result ? op.result.reg : -1);
     const f = op.onFail ?? "report";
     if (typeof f === "string") u64(o + 72, ON_FAIL[f]);
@@ -287,5 +294,5 @@ function writeArgs(arena: Arena, req: SpawnRequest, fds: { syncR: number; syncW:
       u64(o + 88, f.tries);
     }
     if (op.skip !== undefined) u64(o + 88, op.skip);
-  });
+  }
 }
