@@ -17,6 +17,7 @@ import { type ConfigLayer, mergeConfigs, type Merged } from "./merge.ts";
 import { type Config, parseConfig } from "./schema.ts";
 import { DEFAULT_CONFIG } from "./defaults.ts";
 import { UsageError } from "../errors.ts";
+import { exists } from "../sys/files.ts";
 import { type Asker, requireApproval } from "./approval.ts";
 
 export interface LoadInput {
@@ -129,14 +130,7 @@ function configPaths(i: LoadInput, name: string) {
 export function readsConfigFiles(i: LoadInput): boolean {
   if (i.configFile !== undefined) return true;
   const p = configPaths(i, i.flags.name ?? defaultName(i.command));
-  return [p.userDefault, ...p.nextTo, p.userNamed, ...p.nextToNamed].some((f) => {
-    try {
-      Deno.lstatSync(f);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  return [p.userDefault, ...p.nextTo, p.userNamed, ...p.nextToNamed].some(exists);
 }
 
 export function loadConfig(i: LoadInput): Loaded {

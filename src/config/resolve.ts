@@ -16,7 +16,7 @@ import { displaysInUse } from "../desktop/display.ts";
 import { documentPortal } from "../desktop/portal.ts";
 import { instanceBase } from "../instance.ts";
 import { libc } from "../sys/libc.ts";
-import { isExecutableFile, withFile } from "../sys/files.ts";
+import { exists, isExecutableFile, withFile } from "../sys/files.ts";
 import { linksGtk4, neededLibraries } from "../desktop/toolkit.ts";
 import { UsageError } from "../errors.ts";
 import { NESTED_SANDBOX, type Policy, policyWith } from "../seccomp/policy.ts";
@@ -52,6 +52,7 @@ export const hostView = (env: Record<string, string>, home: string, cwd: string)
   cwd,
   readDir: readDirNames,
   realPath: (p) => {
+    if (!exists(p)) return null;
     try {
       return Deno.realPathSync(p);
     } catch {
@@ -59,6 +60,7 @@ export const hostView = (env: Record<string, string>, home: string, cwd: string)
     }
   },
   isDir: (p) => {
+    if (!exists(p)) return false;
     try {
       return Deno.statSync(p).isDirectory;
     } catch {
@@ -68,14 +70,7 @@ export const hostView = (env: Record<string, string>, home: string, cwd: string)
   isExecutable: isExecutableFile,
   readFile: (p) => Deno.readTextFileSync(p),
   appImage: memo(inspectAppImage),
-  exists: (p) => {
-    try {
-      Deno.statSync(p);
-      return true;
-    } catch {
-      return false;
-    }
-  },
+  exists,
   tool: findTool,
   displaysInUse: () => displaysInUse(instanceBase(env, libc.getuid())),
   documentPortal: () => documentPortal(env, findTool("gdbus")),

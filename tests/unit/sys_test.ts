@@ -4,6 +4,7 @@ import { exitCodeOf } from "../../src/sys/process.ts";
 import { diagnoseUserns, usernsBlocker } from "../../src/userns.ts";
 import { SysError } from "../../src/sys/errno.ts";
 import { NR } from "../../src/sys/consts.ts";
+import { exists } from "../../src/sys/files.ts";
 
 const STATUS_OK = "Name:\tsh\nCapInh:\t0000000000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n" +
   "CapBnd:\t0000000000000000\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\n";
@@ -70,5 +71,21 @@ Deno.test("system call numbers: each architecture's table is the kernel's (its u
   const headers = { x86_64: headerNumbers(x86), aarch64: headerNumbers("/usr/include/asm-generic/unistd.h") };
   for (const arch of ["x86_64", "aarch64"] as const) {
     for (const [name, n] of Object.entries(NR[arch])) assert.equal(n, headers[arch][name], `${arch} ${name}`);
+  }
+});
+
+Deno.test("exists: what stat would find, asked without an exception", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    Deno.writeTextFileSync(`${dir}/f`, "");
+    Deno.symlinkSync(`${dir}/f`, `${dir}/to-f`);
+    Deno.symlinkSync(`${dir}/gone`, `${dir}/dangling`);
+    for (
+      const [p, want] of [["f", true], ["to-f", true], ["", true], ["dangling", false], ["gone", false], ["f/x", false]]
+    ) {
+      assert.equal(exists(`${dir}/${p}`), want, p as string);
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
   }
 });
