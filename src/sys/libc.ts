@@ -67,9 +67,11 @@ export function errno(): number {
   return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
 }
 
+const UTF8 = new TextEncoder();
+
 /** NUL-terminated copy of a string, for path arguments. */
 export function cstr(s: string): Uint8Array<ArrayBuffer> {
-  return new TextEncoder().encode(s + "\0");
+  return UTF8.encode(s + "\0");
 }
 
 /** Throws SysError(what) when a libc call returned -1; returns the result otherwise. */
