@@ -4,8 +4,9 @@ import { AT_FDCWD, nr } from "./consts.ts";
 
 /**
  * Whether something is at `p` (following symlinks) that this user can reach: faccessat(2) with F_OK,
- * which fails exactly where stat(2) would. Asked without an exception, which Deno's stat throws for
- * an absent path (tens of microseconds each; a run asks about dozens that are absent).
+ * which fails exactly where stat(2) would (it checks the real ids, which are bbl's effective ones).
+ * Asked without an exception, which Deno's stat throws for an absent path (tens of microseconds
+ * each; a run asks about dozens that are absent).
  */
 export function exists(p: string): boolean {
   return rawSyscall(nr("faccessat"), [AT_FDCWD, ptr(cstr(p)), 0]) === 0n;
