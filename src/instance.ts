@@ -8,6 +8,7 @@
 import { check, cstr, errno, libc } from "./sys/libc.ts";
 import { LOCK_EX, LOCK_NB, O } from "./sys/consts.ts";
 import { BblError } from "./errors.ts";
+import { exists } from "./sys/files.ts";
 
 export function instanceBase(env: Record<string, string>, uid: number): string {
   const rt = env.XDG_RUNTIME_DIR;
@@ -16,11 +17,13 @@ export function instanceBase(env: Record<string, string>, uid: number): string {
 
 /** Creates (or checks) the base directory: ours, 0700, not a symlink (/tmp is shared with others). */
 function ensureBase(base: string, uid: number): void {
-  try {
-    Deno.mkdirSync(base, { mode: 0o700 });
-  } catch (e) {
-    if (!(e instanceof Deno.errors.AlreadyExists)) {
-      throw new BblError(`creating ${base}: ${(e as Error).message}`);
+  if (!exists(base)) {
+    try {
+      Deno.mkdirSync(base, { mode: 0o700 });
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) { // made meanwhile, or a dangling symlink: checked below
+        throw new BblError(`creating ${base}: ${(e as Error).message}`);
+      }
     }
   }
   const st = Deno.lstatSync(base);

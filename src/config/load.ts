@@ -17,7 +17,7 @@ import { type ConfigLayer, mergeConfigs, type Merged } from "./merge.ts";
 import { type Config, parseConfig } from "./schema.ts";
 import { DEFAULT_CONFIG } from "./defaults.ts";
 import { UsageError } from "../errors.ts";
-import { exists } from "../sys/files.ts";
+import { absent, exists } from "../sys/files.ts";
 import { type Asker, requireApproval } from "./approval.ts";
 
 export interface LoadInput {
@@ -69,6 +69,7 @@ function foreignWriter(path: string, st: Deno.FileInfo, uid: number, gid: number
 
 /** The text of a configuration file, or null when there is none; refused when others could change it. */
 export function readTrusted(path: string, uid: number, gid: number, required = false): string | null {
+  if (!required && absent(path, true)) return null;
   let st: Deno.FileInfo;
   try {
     st = Deno.statSync(path);

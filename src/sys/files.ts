@@ -1,19 +1,31 @@
 /** File facts. */
-import { cstr, ptr, rawSyscall } from "./libc.ts";
+import { cstr, errno, ptr, rawSyscall } from "./libc.ts";
 import { AT_FDCWD, nr } from "./consts.ts";
 
+const AT_SYMLINK_NOFOLLOW = 0x100, ENOENT = 2;
+
 /**
- * Whether something is at `p` (following symlinks) that this user can reach: faccessat(2) with F_OK,
- * which fails exactly where stat(2) would (it checks the real ids, which are bbl's effective ones).
- * Asked without an exception, which Deno's stat throws for an absent path (tens of microseconds
- * each; a run asks about dozens that are absent).
+ * faccessat2(2) with F_OK: whether something is at `p` that this user can reach, failing exactly
+ * where stat(2) (`follow`) or lstat(2) would (it checks the real ids, which are bbl's effective ones).
+ * Asked without an exception, which Deno's stat throws for an absent path: an exception costs a start
+ * far more than the call (V8 works out its stack's source positions), and a run asks about dozens of
+ * absent paths (configuration files, masks, PATH entries).
  */
-export function exists(p: string): boolean {
-  return rawSyscall(nr("faccessat"), [AT_FDCWD, ptr(cstr(p)), 0]) === 0n;
+function reachable(p: string, follow: boolean): boolean {
+  return rawSyscall(nr("faccessat2"), [AT_FDCWD, ptr(cstr(p)), 0, follow ? 0 : AT_SYMLINK_NOFOLLOW]) === 0n;
+}
+
+/** Whether something is at `p`, following symlinks, that this user can reach. */
+export const exists = (p: string): boolean => reachable(p, true);
+
+/** Whether `p` is not there (ENOENT: what Deno's stat reports as NotFound); other failures are not absence. */
+export function absent(p: string, follow: boolean): boolean {
+  return !reachable(p, follow) && errno() === ENOENT;
 }
 
 /** lstat(2): the entry itself, or null when there is none (other failures are errors). */
 export function lstatOrNull(p: string): Deno.FileInfo | null {
+  if (absent(p, false)) return null;
   try {
     return Deno.lstatSync(p);
   } catch (e) {

@@ -4,7 +4,7 @@ import { exitCodeOf } from "../../src/sys/process.ts";
 import { diagnoseUserns, usernsBlocker } from "../../src/userns.ts";
 import { SysError } from "../../src/sys/errno.ts";
 import { NR } from "../../src/sys/consts.ts";
-import { exists } from "../../src/sys/files.ts";
+import { absent, exists } from "../../src/sys/files.ts";
 
 const STATUS_OK = "Name:\tsh\nCapInh:\t0000000000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n" +
   "CapBnd:\t0000000000000000\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\n";
@@ -74,7 +74,7 @@ Deno.test("system call numbers: each architecture's table is the kernel's (its u
   }
 });
 
-Deno.test("exists: what stat would find, asked without an exception", () => {
+Deno.test("exists and absent: what stat and lstat would find, asked without an exception", () => {
   const dir = Deno.makeTempDirSync();
   try {
     Deno.writeTextFileSync(`${dir}/f`, "");
@@ -85,6 +85,12 @@ Deno.test("exists: what stat would find, asked without an exception", () => {
     ) {
       assert.equal(exists(`${dir}/${p}`), want, p as string);
     }
+    // absent: ENOENT only, as Deno's NotFound; a symlink itself is there for lstat
+    assert.equal(absent(`${dir}/gone`, true), true);
+    assert.equal(absent(`${dir}/dangling`, true), true);
+    assert.equal(absent(`${dir}/dangling`, false), false);
+    assert.equal(absent(`${dir}/f`, false), false);
+    assert.equal(absent(`${dir}/f/x`, true), false); // ENOTDIR: not absence, an error to report
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
