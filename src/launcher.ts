@@ -108,8 +108,8 @@ export async function launch(
       writeXauth(plan.xauth, env);
     }
     let pid: number;
-    // Once the sandbox's first process exists and before it runs: from then on, signals to bbl and
-    // the terminal reach it (the app may start and ask for them before spawning returns).
+    // While the sandbox's first process builds it, before the app is let go at its checkpoint: from
+    // then on, signals to bbl and the terminal reach it (the app may ask for them before spawning returns).
     const started = (first: number) => {
       if (pty) terminal = relay(pty, fg, restore);
       for (const name of FORWARDED_SIGNALS) {

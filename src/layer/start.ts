@@ -79,12 +79,12 @@ export function sandboxProgram(plan: Plan): SpawnOp[] {
 
 /**
  * Starts the sandbox: one process runs the first layer's compiled program, and each layer below, down
- * to the app, runs in a clone of it. `beforeRelease` runs once it exists and before it runs anything.
- * The app is checked from here at its checkpoint, before it runs. Returns the first process's pid once
+ * to the app, runs in a clone of it. `started` runs once it runs, before the app can (it is held at
+ * its checkpoint, and checked from here there before it runs). Returns the first process's pid once
  * every process of the chain has exec'd (the inits, the app); a failing step of any is a SpawnError
  * naming it.
  */
-export function startSandbox(plan: Plan, stdio: number, beforeRelease: (pid: number) => void): number {
+export function startSandbox(plan: Plan, stdio: number, started: (pid: number) => void): number {
   const initFd = memfdOf("bbl-init", initElf(Deno.build.arch), "loading the native init");
   const fds = [highFd(initFd)];
   libc.close(initFd);
@@ -105,7 +105,7 @@ export function startSandbox(plan: Plan, stdio: number, beforeRelease: (pid: num
       argv: [],
       env: [],
       pdeathsig: SIG.SIGKILL, // the launcher's death takes the whole sandbox down
-      beforeRelease,
+      started,
       ops: [],
       checkpoint: {
         inspect: (pid, inner) => checkApp(heldChain(pid, inner)),

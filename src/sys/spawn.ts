@@ -4,8 +4,8 @@
  * Sequence, as seen from here:
  *   1. build the argument struct in an mmap'd arena (never V8 memory: the child only has what fork copies);
  *   2. call the stub: it blocks signals, clones with the namespace flags, returns the pid;
- *   3. `beforeRelease()`, then write the sync byte: the child runs its program (src/sys/program.ts:
- *      among its steps, in a new user namespace, writing its own id maps) and execs;
+ *   3. write the sync byte: the child runs its program (src/sys/program.ts: among its steps, in a new
+ *      user namespace, writing its own id maps) and execs; meanwhile `started()`, and a checkpoint;
  *   4. read the CLOEXEC error pipe: EOF means exec succeeded, 8 bytes name the failed step and errno.
  */
 import { Arena, mapCode } from "./arena.ts";
@@ -38,8 +38,11 @@ export interface SpawnRequest {
   /** Signal the child gets when the calling thread dies (PR_SET_PDEATHSIG); 0 for none. */
   pdeathsig: number;
   ops: SpawnOp[];
-  /** Runs after the clone, before the child is released: the caller's last privileged moment. */
-  beforeRelease?: (pid: number) => void;
+  /**
+   * Runs once the child runs its program, while its steps run and before a checkpoint lets it go on:
+   * what the caller sets up for it meanwhile (on the other CPU, the kernel builds the child's namespaces).
+   */
+  started?: (pid: number) => void;
   /**
    * A checkpoint before the execve, where the child is held on a pipe while `inspect` checks what its
    * steps did (from /proc/PID/status); throwing there means it never runs. `pid`: the child;
@@ -143,7 +146,6 @@ export function spawn(req: SpawnRequest): number {
     close(syncR);
     close(errW);
     try {
-      req.beforeRelease?.(pid);
       check(libc.write(syncW, new Uint8Array([1]), 1n), "releasing the new process", "write");
     } catch (e) {
       close(syncW); // the child reads EOF and exits without running anything
@@ -151,6 +153,13 @@ export function spawn(req: SpawnRequest): number {
       throw e;
     }
     close(syncW);
+    try {
+      req.started?.(pid);
+    } catch (e) {
+      libc.kill(pid, 9);
+      reap(pid);
+      throw e;
+    }
 
     if (req.checkpoint) {
       for (const fd of open) if (fd !== readyR && fd !== holdW && fd !== errR) close(fd);
