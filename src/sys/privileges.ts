@@ -52,12 +52,15 @@ export function dropPrivilegesOps(last: number): SpawnOp[] {
 
 /** The fields of /proc/PID/status that must be zero (caps) or one (NoNewPrivs) for an app. */
 export function privilegeProblems(status: string): string[] {
-  const field = (name: string) => status.match(new RegExp(`^${name}:\\s*(\\S+)`, "m"))?.[1];
+  const fields = new Map(
+    status.split("\n").map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1).trim()]),
+  );
   const problems: string[] = [];
   for (const f of ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]) {
-    const v = field(f);
+    const v = fields.get(f);
     if (v === undefined || !/^0+$/.test(v)) problems.push(`${f} is ${v ?? "missing"}`);
   }
-  if (field("NoNewPrivs") !== "1") problems.push(`NoNewPrivs is ${field("NoNewPrivs") ?? "missing"}`);
+  const nnp = fields.get("NoNewPrivs");
+  if (nnp !== "1") problems.push(`NoNewPrivs is ${nnp ?? "missing"}`);
   return problems;
 }
