@@ -8,6 +8,7 @@
 import type { IdMap } from "../plan/types.ts";
 import { reg, type SpawnOp } from "../sys/program.ts";
 import { AT_FDCWD, nr, O } from "../sys/consts.ts";
+import { cstr } from "../sys/libc.ts";
 
 export function formatIdMap(map: IdMap[]): string {
   return map.map((m) => `${m.inside} ${m.outside} ${m.count}`).join("\n") + "\n";
@@ -23,7 +24,7 @@ function writeOps(file: string, text: string, what: string): SpawnOp[] {
     {
       what,
       nr: nr("openat"),
-      args: [AT_FDCWD, new TextEncoder().encode(`/proc/self/${file}\0`), O.WRONLY | O.CLOEXEC],
+      args: [AT_FDCWD, cstr(`/proc/self/${file}`), O.WRONLY | O.CLOEXEC],
       result: FD,
     },
     { what, nr: nr("write"), args: [FD, bytes, bytes.length] },

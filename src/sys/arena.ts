@@ -2,7 +2,7 @@
  * A bump allocator over a private anonymous mmap. Data a cloned child reads (the stub's arguments) must
  * live here and never in a V8 ArrayBuffer, whose memory may be MADV_DONTFORK and absent in the child.
  */
-import { check, errno, libc } from "./libc.ts";
+import { check, cstr, errno, libc } from "./libc.ts";
 import { SysError } from "./errno.ts";
 
 const PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4;
@@ -67,7 +67,7 @@ export class Arena {
   }
 
   putString(s: string): bigint {
-    return this.put(new TextEncoder().encode(s + "\0"));
+    return this.put(cstr(s));
   }
 
   /** A NULL-terminated array of string pointers (argv/envp). */
