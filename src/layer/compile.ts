@@ -18,24 +18,23 @@ import {
 } from "../sys/program.ts";
 import { closeFdsOp, noNewPrivsOp } from "../sys/privileges.ts";
 import { seccompOp } from "../seccomp/apply.ts";
-import { AT_EMPTY_PATH, AT_FDCWD, CLOSE_RANGE_CLOEXEC, FORWARDED_SIGNALS, nr, O, SIG } from "../sys/consts.ts";
+import {
+  AT_EMPTY_PATH,
+  AT_FDCWD,
+  AT_SYMLINK_NOFOLLOW,
+  CLOSE_RANGE_CLOEXEC,
+  FORWARDED_SIGNALS,
+  nr,
+  O,
+  SIG,
+} from "../sys/consts.ts";
 import { TIOCSPGRP } from "../sys/pty.ts";
 import { BblError } from "../errors.ts";
 import { cstr } from "../sys/libc.ts";
+import { EACCES, ENOENT, ENOTDIR } from "../sys/errno.ts";
 import { appSteps } from "./app.ts";
 import { cloneFlags, entrySteps, layerPrivilegeOps } from "./entry.ts";
-import {
-  CHILD,
-  EACCES,
-  ENOENT,
-  ENOTDIR,
-  FUSE_REGS,
-  HELPER,
-  LayerSetup,
-  type Look,
-  lookThrough,
-  type NativeFds,
-} from "./setup.ts";
+import { CHILD, FUSE_REGS, HELPER, LayerSetup, type Look, lookThrough, type NativeFds } from "./setup.ts";
 
 /**
  * Why `layer` (not the app's, not helpers only) cannot be set up by a compiled program, or null: the
@@ -108,7 +107,7 @@ export function helperSteps(c: LayerSetup, h: Helper, hl: LayerPlan, direct: boo
     parent.push({
       what: `${L}: waiting for helper ${cmd}`,
       nr: nr("newfstatat"),
-      args: [AT_FDCWD, cstr(h.wait.path), new Uint8Array(256), 0x100 /* AT_SYMLINK_NOFOLLOW */],
+      args: [AT_FDCWD, cstr(h.wait.path), new Uint8Array(256), AT_SYMLINK_NOFOLLOW],
       onFail: tries,
       readiness: waiting,
     });

@@ -29,6 +29,7 @@ import {
 import { TIOCSCTTY } from "../sys/pty.ts";
 import { BblError } from "../errors.ts";
 import { cstr } from "../sys/libc.ts";
+import { EEXIST, ENOENT, ENOTDIR } from "../sys/errno.ts";
 
 /**
  * What is at a host path, not following a final symlink (its target, and whether it leads to a
@@ -47,8 +48,6 @@ export interface NativeFds {
 }
 
 const RESOLVE_NO_SYMLINKS = 0x04, RESOLVE_BENEATH = 0x08;
-const EEXIST = 17;
-export const ENOENT = 2, EACCES = 13, ENOTDIR = 20;
 const OPEN_TREE_CLONE = 1, OPEN_TREE_CLOEXEC = O.CLOEXEC;
 const MOVE_MOUNT_F_EMPTY_PATH = 0x4, MOVE_MOUNT_T_EMPTY_PATH = 0x40;
 const CREATE = O.CREAT | O.EXCL | O.WRONLY | O.NOFOLLOW | O.CLOEXEC;

@@ -25,6 +25,7 @@ export const MS = {
 export const MNT_DETACH = 2;
 export const MOUNT_ATTR = { RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8 } as const;
 export const AT_FDCWD = -100;
+export const AT_SYMLINK_NOFOLLOW = 0x100;
 export const AT_EMPTY_PATH = 0x1000;
 export const MFD_CLOEXEC = 1;
 export const AT_RECURSIVE = 0x8000;

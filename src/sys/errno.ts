@@ -43,6 +43,9 @@ const NAMES: Record<number, string> = {
   122: "EDQUOT",
 };
 
+/** The errnos bbl's own code branches on. */
+export const ENOENT = 2, EACCES = 13, EEXIST = 17, ENOTDIR = 20;
+
 export function errnoName(errno: number): string {
   return NAMES[errno] ?? `errno ${errno}`;
 }

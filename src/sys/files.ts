@@ -1,8 +1,7 @@
 /** File facts. */
 import { cstr, errno, ptr, rawSyscall } from "./libc.ts";
-import { AT_FDCWD, nr } from "./consts.ts";
-
-const AT_SYMLINK_NOFOLLOW = 0x100, ENOENT = 2;
+import { AT_FDCWD, AT_SYMLINK_NOFOLLOW, nr } from "./consts.ts";
+import { ENOENT } from "./errno.ts";
 
 /**
  * faccessat2(2) with F_OK: whether something is at `p` that this user can reach, failing exactly
