@@ -102,6 +102,17 @@ function reap(pid: number): void {
   libc.waitpid(pid, null, 0);
 }
 
+/** Runs `fn` for a child that has started; if it throws, the child goes no further: killed and reaped. */
+function orKill(pid: number, fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    libc.kill(pid, 9);
+    reap(pid);
+    throw e;
+  }
+}
+
 /** Starts the child and returns its pid once it has exec'd. Throws SpawnError/SysError otherwise. */
 export function spawn(req: SpawnRequest): number {
   let arena: Arena | null = null;
@@ -153,25 +164,15 @@ export function spawn(req: SpawnRequest): number {
       throw e;
     }
     close(syncW);
-    try {
-      req.started?.(pid);
-    } catch (e) {
-      libc.kill(pid, 9);
-      reap(pid);
-      throw e;
-    }
+    const started = req.started;
+    if (started) orKill(pid, () => started(pid));
 
     if (req.checkpoint) {
       for (const fd of open) if (fd !== readyR && fd !== holdW && fd !== errR) close(fd);
       const inner = readPid(readyR);
       if (inner !== null) {
-        try {
-          req.checkpoint.inspect(pid, inner);
-        } catch (e) {
-          libc.kill(pid, 9);
-          reap(pid);
-          throw e;
-        }
+        const { inspect } = req.checkpoint;
+        orKill(pid, () => inspect(pid, inner));
         check(libc.write(holdW, new Uint8Array([1]), 1n), "releasing the new process", "write");
       }
     }
