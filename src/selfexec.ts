@@ -28,19 +28,25 @@ export function bblDir(f: SelfFacts): string {
  */
 export const V8_FLAGS = "--v8-flags=--no-lazy,--single-threaded,--min-semi-space-size=8";
 
-/** The command that runs bbl itself again (for launchers bbl writes, such as desktop entries). */
-export function selfArgv(f: SelfFacts): string[] {
-  if (f.srcDir === null) return [f.exe];
-  const root = bblDir(f);
+/**
+ * The command that runs bbl from the checkout at `root` with the Deno binary `deno` (the tests and
+ * the benchmark run it so, as bbl's own launchers do); `flags` are Deno's own (logging, --cached-only).
+ */
+export function sourceArgv(deno: string, root: string, flags: string[] = []): string[] {
   return [
-    f.exe,
+    deno,
     "run",
     "--allow-all",
     "--frozen",
-    "--quiet",
+    ...flags,
     V8_FLAGS,
     "--config",
     `${root}/deno.json`,
     `${root}/src/main.ts`,
   ];
+}
+
+/** The command that runs bbl itself again (for launchers bbl writes, such as desktop entries). */
+export function selfArgv(f: SelfFacts): string[] {
+  return f.srcDir === null ? [f.exe] : sourceArgv(f.exe, bblDir(f), ["--quiet"]);
 }

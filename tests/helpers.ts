@@ -4,7 +4,7 @@
  * user is an error, never a skip: isolation tests must not pass without a sandbox having run.
  */
 import { removeTree } from "../src/state/store.ts";
-import { V8_FLAGS } from "../src/selfexec.ts";
+import { sourceArgv } from "../src/selfexec.ts";
 
 export const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 export const DENO = Deno.execPath();
@@ -121,9 +121,7 @@ export function userEnv(home: string, extra: Record<string, string> = {}): Recor
  */
 export function bblArgv(args: string[], env: Record<string, string>, logFlag = "--quiet"): string[] {
   const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-  const flags = ["--allow-all", "--frozen", logFlag, "--cached-only", V8_FLAGS];
-  const bbl = [DENO, "run", ...flags, "--config", `${REPO}/deno.json`, `${REPO}/src/main.ts`, ...args];
-  return asUser(["env", "-i", ...envArgs, ...bbl]);
+  return asUser(["env", "-i", ...envArgs, ...sourceArgv(DENO, REPO, [logFlag, "--cached-only"]), ...args]);
 }
 
 /** argv run as the test user (setpriv when the tests run as root; as is otherwise). */

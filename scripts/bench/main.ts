@@ -14,7 +14,7 @@
  */
 import YAML from "yaml";
 import { buildAppImage, payloadOffset } from "../../tests/appimage_fixture.ts";
-import { V8_FLAGS } from "../../src/selfexec.ts";
+import { sourceArgv } from "../../src/selfexec.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const DENO = Deno.execPath();
@@ -75,17 +75,7 @@ const prefix = [
 
 // The test user never downloads: bbl's npm packages come from the checkout's node_modules/, which
 // this process (the invoking user) filled while loading (deno.json: nodeModulesDir auto).
-const bblRun = [
-  DENO,
-  "run",
-  "--allow-all",
-  "--frozen",
-  "--cached-only",
-  V8_FLAGS,
-  "--config",
-  `${ROOT}/deno.json`,
-  `${ROOT}/src/main.ts`,
-];
+const bblRun = sourceArgv(DENO, ROOT, ["--cached-only"]);
 const scratch = Deno.makeTempDirSync({ prefix: "bbl-bench-" });
 Deno.chmodSync(scratch, 0o755);
 const emptyTs = `${scratch}/empty.ts`;

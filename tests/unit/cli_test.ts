@@ -102,7 +102,7 @@ Deno.test("run options: options end at the command; without any, nothing is pars
   assert.equal(await parseRun(["--cwd=yes", "ls"], subs), null);
 });
 
-Deno.test("V8's flags: the bbl and compile tasks and bbl's own launchers run with the same", () => {
+Deno.test("V8's flags: the bbl and compile tasks and every run from source (launchers bbl writes, the tests, the bench) have the same", () => {
   const tasks = JSON.parse(Deno.readTextFileSync(new URL("../../deno.json", import.meta.url))).tasks;
   for (const name of ["bbl", "compile"]) assert.ok(tasks[name].split(" ").includes(V8_FLAGS), name);
   assert.ok(selfArgv({ exe: "/opt/deno", srcDir: "/opt/bbl/src" }).includes(V8_FLAGS));
